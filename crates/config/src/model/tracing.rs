@@ -1,0 +1,101 @@
+//! `tracing`: the OpenTelemetry exporter shared by every route.
+
+use crate::decode::{Decode, Spanned};
+use crate::decoder::Decoder;
+use crate::node::{Node, Span};
+use crate::path::YamlPath;
+
+/// The `tracing` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TracingConfig {
+    /// `otlp.endpoint`: `http(s)://host:port[/path]` for OTLP/HTTP
+    /// (protobuf; `/v1/traces` is appended when there is no path), or
+    /// `grpc://host:port` for OTLP/gRPC.
+    pub otlp_endpoint: String,
+    /// The `service.name` resource attribute; default `protogate`.
+    pub service_name: String,
+    /// Where the section starts.
+    pub span: Span,
+}
+
+/// The default `service.name`.
+pub const DEFAULT_SERVICE_NAME: &str = "protogate";
+
+impl Decode for TracingConfig {
+    fn decode(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Self> {
+        let mut f = d.fields(node, path, "`tracing` (`otlp`, `service_name`)")?;
+        let endpoint = f
+            .node("otlp")
+            .map(|otlp| decode_otlp(otlp, &path.key("otlp"), d));
+        if endpoint.is_none() {
+            d.error(f.span(), path, "missing required key `otlp`");
+        }
+        let service_name = f.optional::<Spanned<String>>(d, "service_name");
+        f.finish(d);
+        let service_name = match service_name {
+            Some(s) if s.value.is_empty() => {
+                d.error(s.span, &path.key("service_name"), "must not be empty");
+                None
+            }
+            other => other.map(|s| s.value),
+        };
+        Some(TracingConfig {
+            otlp_endpoint: endpoint??,
+            service_name: service_name.unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned()),
+            span: node.span,
+        })
+    }
+}
+
+/// `otlp: { endpoint }`, the endpoint checked for a known scheme and a host.
+fn decode_otlp(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<String> {
+    let mut f = d.fields(node, path, "`otlp` (`endpoint`)")?;
+    let endpoint = f.required::<Spanned<String>>(d, "endpoint");
+    f.finish(d);
+    let endpoint = endpoint?;
+    match check_endpoint(&endpoint.value) {
+        Ok(()) => Some(endpoint.value),
+        Err(message) => {
+            d.error(endpoint.span, &path.key("endpoint"), message);
+            None
+        }
+    }
+}
+
+fn check_endpoint(endpoint: &str) -> Result<(), String> {
+    let uri: http::Uri = endpoint.parse().map_err(|_| {
+        format!("`{endpoint}` is not a URL; write it like `http://127.0.0.1:4318` or `grpc://127.0.0.1:4317`")
+    })?;
+    match uri.scheme_str() {
+        Some("http" | "https" | "grpc") => {}
+        Some(other) => {
+            return Err(format!(
+                "unsupported scheme `{other}` in `{endpoint}`; use http, https (OTLP/HTTP) or grpc (OTLP/gRPC)"
+            ))
+        }
+        None => {
+            return Err(format!(
+                "`{endpoint}` has no scheme; write `http://{endpoint}` (OTLP/HTTP) or `grpc://{endpoint}` (OTLP/gRPC)"
+            ))
+        }
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("`{endpoint}` has no host"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_endpoint;
+
+    #[test]
+    fn endpoints_need_a_known_scheme_and_a_host() {
+        assert_eq!(check_endpoint("http://127.0.0.1:4318"), Ok(()));
+        assert_eq!(check_endpoint("https://otel.example.com/custom"), Ok(()));
+        assert_eq!(check_endpoint("grpc://collector:4317"), Ok(()));
+        assert!(check_endpoint("127.0.0.1:4318").is_err());
+        assert!(check_endpoint("ftp://x").is_err());
+        assert!(check_endpoint("not a url").is_err());
+    }
+}

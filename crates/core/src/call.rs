@@ -1,0 +1,74 @@
+//! What the gateway knows about one call, shared by every plugin of the chain.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use protogate_grpc::catalog::RpcKind;
+use protogate_grpc::status::Code;
+
+use crate::{CallerProtocol, GatewayError};
+
+/// One call's facts, filled in by the proxy as the call moves through the
+/// phases. Plugins read it (and the request hook may annotate it); the proxy
+/// reads it at the end for metrics and logs.
+#[derive(Debug, Clone)]
+pub struct CallInfo {
+    /// When the request header arrived.
+    pub started: Instant,
+    /// The caller's protocol.
+    pub protocol: CallerProtocol,
+    /// The matched route's name; `None` when no route matched.
+    pub route: Option<Arc<str>>,
+    /// The upstream the route sends to.
+    pub upstream: Option<Arc<str>>,
+    /// For gRPC callers: the service and method, as metric labels. Methods
+    /// the catalog and the routes do not know share the label `unknown`, so a
+    /// scanner cannot explode cardinality.
+    pub grpc_service: Arc<str>,
+    /// See `grpc_service`.
+    pub grpc_method: Arc<str>,
+    /// The RPC kind when the catalog knows the method.
+    pub rpc_kind: Option<RpcKind>,
+    /// The caller's address (the TCP peer).
+    pub client_addr: Option<IpAddr>,
+    /// The final gRPC status, from the response headers or trailers, or
+    /// from the gateway's own answer.
+    pub grpc_status: Option<Code>,
+    /// The HTTP status the caller got.
+    pub http_status: Option<u16>,
+    /// Set when the gateway (a plugin or the proxy) answered with an error.
+    pub error: Option<GatewayError>,
+}
+
+impl CallInfo {
+    /// A call that has just arrived.
+    pub fn new(protocol: CallerProtocol) -> Self {
+        Self {
+            started: Instant::now(),
+            protocol,
+            route: None,
+            upstream: None,
+            grpc_service: Arc::clone(&UNKNOWN),
+            grpc_method: Arc::clone(&UNKNOWN),
+            rpc_kind: None,
+            client_addr: None,
+            grpc_status: None,
+            http_status: None,
+            error: None,
+        }
+    }
+
+    /// The `grpc_type` metric label: the kind's name, or `unknown`.
+    pub fn grpc_type(&self) -> &'static str {
+        self.rpc_kind.map_or("unknown", RpcKind::label)
+    }
+}
+
+impl Default for CallInfo {
+    fn default() -> Self {
+        Self::new(CallerProtocol::Http)
+    }
+}
+
+static UNKNOWN: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("unknown"));

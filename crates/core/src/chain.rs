@@ -1,0 +1,460 @@
+//! The erased plugin chain and its per-phase runner.
+//!
+//! A route's chain is built once at load: the global plugins first, then the
+//! route's own, each a [`DynPlugin`]. For every hook the chain keeps the
+//! positions of the plugins that implement it, so a call only visits those.
+//! Per-call state lives in [`Slots`], one slot per chain position.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::HeaderMap;
+use pingora_http::{RequestHeader, ResponseHeader};
+
+use crate::{CallInfo, Downstream, Flow, GatewayError, Hooks, Plugin};
+
+type AnyState = dyn Any + Send + Sync;
+
+/// A plugin with its state type erased, as the chain stores it. Implemented
+/// for every [`Plugin`]; plugin authors never implement it themselves.
+#[async_trait]
+pub trait DynPlugin: Send + Sync {
+    /// See [`Plugin::name`].
+    fn name(&self) -> &'static str;
+    /// See [`Plugin::hooks`].
+    fn hooks(&self) -> Hooks;
+    /// A fresh per-call state.
+    fn new_state(&self) -> Box<AnyState>;
+    /// See [`Plugin::request`].
+    async fn request(
+        &self,
+        state: &mut AnyState,
+        call: &mut CallInfo,
+        downstream: &mut dyn Downstream,
+    ) -> Result<Flow, GatewayError>;
+    /// See [`Plugin::request_body`].
+    fn request_body(
+        &self,
+        state: &mut AnyState,
+        call: &mut CallInfo,
+        body: &mut Option<Bytes>,
+        eos: bool,
+    ) -> Result<(), GatewayError>;
+    /// See [`Plugin::upstream_request`].
+    fn upstream_request(
+        &self,
+        state: &mut AnyState,
+        call: &mut CallInfo,
+        request: &mut RequestHeader,
+    ) -> Result<(), GatewayError>;
+    /// See [`Plugin::response`].
+    fn response(
+        &self,
+        state: &mut AnyState,
+        call: &mut CallInfo,
+        response: &mut ResponseHeader,
+    ) -> Result<(), GatewayError>;
+    /// See [`Plugin::response_body`].
+    fn response_body(
+        &self,
+        state: &mut AnyState,
+        call: &mut CallInfo,
+        body: &mut Option<Bytes>,
+        eos: bool,
+    ) -> Result<(), GatewayError>;
+    /// See [`Plugin::response_trailers`].
+    fn response_trailers(
+        &self,
+        state: &mut AnyState,
+        call: &mut CallInfo,
+        trailers: &mut HeaderMap,
+    ) -> Result<(), GatewayError>;
+    /// See [`Plugin::log`].
+    fn log(&self, state: &mut AnyState, call: &CallInfo);
+}
+
+/// Finds the typed state in a slot. The chain creates every slot with the
+/// plugin's own `new_state`, so a mismatch is a bug; it is answered with
+/// INTERNAL rather than a panic.
+fn typed<S: 'static>(state: &mut AnyState) -> Result<&mut S, GatewayError> {
+    state
+        .downcast_mut::<S>()
+        .ok_or_else(|| GatewayError::internal("plugin state slot holds the wrong type"))
+}
+
+#[async_trait]
+impl<P: Plugin> DynPlugin for P {
+    fn name(&self) -> &'static str {
+        Plugin::name(self)
+    }
+    fn hooks(&self) -> Hooks {
+        Plugin::hooks(self)
+    }
+    fn new_state(&self) -> Box<AnyState> {
+        Box::new(P::State::default())
+    }
+    async fn request(
+        &self,
+        state: &mut AnyState,
+        call: &mut CallInfo,
+        downstream: &mut dyn Downstream,
+    ) -> Result<Flow, GatewayError> {
+        Plugin::request(self, typed(state)?, call, downstream).await
+    }
+    fn request_body(
+        &self,
+        state: &mut AnyState,
+        call: &mut CallInfo,
+        body: &mut Option<Bytes>,
+        eos: bool,
+    ) -> Result<(), GatewayError> {
+        Plugin::request_body(self, typed(state)?, call, body, eos)
+    }
+    fn upstream_request(
+        &self,
+        state: &mut AnyState,
+        call: &mut CallInfo,
+        request: &mut RequestHeader,
+    ) -> Result<(), GatewayError> {
+        Plugin::upstream_request(self, typed(state)?, call, request)
+    }
+    fn response(
+        &self,
+        state: &mut AnyState,
+        call: &mut CallInfo,
+        response: &mut ResponseHeader,
+    ) -> Result<(), GatewayError> {
+        Plugin::response(self, typed(state)?, call, response)
+    }
+    fn response_body(
+        &self,
+        state: &mut AnyState,
+        call: &mut CallInfo,
+        body: &mut Option<Bytes>,
+        eos: bool,
+    ) -> Result<(), GatewayError> {
+        Plugin::response_body(self, typed(state)?, call, body, eos)
+    }
+    fn response_trailers(
+        &self,
+        state: &mut AnyState,
+        call: &mut CallInfo,
+        trailers: &mut HeaderMap,
+    ) -> Result<(), GatewayError> {
+        Plugin::response_trailers(self, typed(state)?, call, trailers)
+    }
+    fn log(&self, state: &mut AnyState, call: &CallInfo) {
+        if let Ok(state) = typed(state) {
+            Plugin::log(self, state, call);
+        }
+    }
+}
+
+/// Per-call plugin state: one slot per chain position, plus how far the
+/// request phase got (so a local answer runs the response hooks of exactly
+/// the plugins whose request hooks ran).
+#[derive(Default)]
+pub struct Slots {
+    states: Vec<Box<AnyState>>,
+    request_ran: usize,
+}
+
+/// The plugin chain of one route, indexed per hook.
+#[derive(Clone, Default)]
+pub struct Chain {
+    plugins: Vec<Arc<dyn DynPlugin>>,
+    by_hook: [Vec<usize>; 7],
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl Chain {
+    /// Builds a chain from plugins in run order.
+    pub fn new(plugins: Vec<Arc<dyn DynPlugin>>) -> Self {
+        let mut by_hook: [Vec<usize>; 7] = Default::default();
+        for (position, plugin) in plugins.iter().enumerate() {
+            for (hook_index, hook) in Hooks::ALL.iter().enumerate() {
+                if plugin.hooks().contains(*hook) {
+                    by_hook[hook_index].push(position);
+                }
+            }
+        }
+        Self { plugins, by_hook }
+    }
+
+    /// The plugin names in run order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.plugins.iter().map(|p| p.name()).collect()
+    }
+
+    /// True when the chain has a plugin named `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.plugins.iter().any(|p| p.name() == name)
+    }
+
+    /// Fresh per-call state for every plugin. Plugins whose state is `()`
+    /// cost no allocation (a zero-sized box does not allocate).
+    pub fn new_slots(&self) -> Slots {
+        Slots {
+            states: self.plugins.iter().map(|p| p.new_state()).collect(),
+            request_ran: 0,
+        }
+    }
+
+    fn positions(&self, hook: Hooks) -> &[usize] {
+        let index = Hooks::ALL.iter().position(|h| *h == hook).unwrap_or(0);
+        &self.by_hook[index]
+    }
+
+    /// Runs the request hooks in order until one answers or fails.
+    pub async fn request(
+        &self,
+        slots: &mut Slots,
+        call: &mut CallInfo,
+        downstream: &mut dyn Downstream,
+    ) -> Result<Flow, GatewayError> {
+        for (position, plugin) in self.plugins.iter().enumerate() {
+            slots.request_ran = position + 1;
+            if !plugin.hooks().contains(Hooks::REQUEST) {
+                continue;
+            }
+            let state = slot(slots, position)?;
+            match plugin.request(state, call, downstream).await? {
+                Flow::Continue => {}
+                answer @ Flow::Respond(_) => return Ok(answer),
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Runs the request-body hooks in order.
+    pub fn request_body(
+        &self,
+        slots: &mut Slots,
+        call: &mut CallInfo,
+        body: &mut Option<Bytes>,
+        eos: bool,
+    ) -> Result<(), GatewayError> {
+        for &position in self.positions(Hooks::REQUEST_BODY) {
+            self.plugins[position].request_body(slot(slots, position)?, call, body, eos)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the upstream-request hooks in order.
+    pub fn upstream_request(
+        &self,
+        slots: &mut Slots,
+        call: &mut CallInfo,
+        request: &mut RequestHeader,
+    ) -> Result<(), GatewayError> {
+        for &position in self.positions(Hooks::UPSTREAM_REQUEST) {
+            self.plugins[position].upstream_request(slot(slots, position)?, call, request)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the response hooks in reverse order, over the plugins whose
+    /// request phase ran (all of them when the upstream answered).
+    pub fn response(
+        &self,
+        slots: &mut Slots,
+        call: &mut CallInfo,
+        response: &mut ResponseHeader,
+    ) -> Result<(), GatewayError> {
+        let ran = slots.request_ran;
+        for &position in self.positions(Hooks::RESPONSE).iter().rev() {
+            if position < ran {
+                self.plugins[position].response(slot(slots, position)?, call, response)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the response-body hooks in reverse order.
+    pub fn response_body(
+        &self,
+        slots: &mut Slots,
+        call: &mut CallInfo,
+        body: &mut Option<Bytes>,
+        eos: bool,
+    ) -> Result<(), GatewayError> {
+        for &position in self.positions(Hooks::RESPONSE_BODY).iter().rev() {
+            self.plugins[position].response_body(slot(slots, position)?, call, body, eos)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the response-trailer hooks in reverse order.
+    pub fn response_trailers(
+        &self,
+        slots: &mut Slots,
+        call: &mut CallInfo,
+        trailers: &mut HeaderMap,
+    ) -> Result<(), GatewayError> {
+        for &position in self.positions(Hooks::RESPONSE_TRAILERS).iter().rev() {
+            self.plugins[position].response_trailers(slot(slots, position)?, call, trailers)?;
+        }
+        Ok(())
+    }
+
+    /// Runs every plugin's log hook, whether or not its request hook ran.
+    pub fn log(&self, slots: &mut Slots, call: &CallInfo) {
+        for &position in self.positions(Hooks::LOG) {
+            if let Ok(state) = slot(slots, position) {
+                self.plugins[position].log(state, call);
+            }
+        }
+    }
+
+    /// Marks the whole request phase as run: used when the call is proxied,
+    /// so every plugin's response hooks run.
+    pub fn mark_request_complete(&self, slots: &mut Slots) {
+        slots.request_ran = self.plugins.len();
+    }
+}
+
+fn slot(slots: &mut Slots, position: usize) -> Result<&mut AnyState, GatewayError> {
+    slots
+        .states
+        .get_mut(position)
+        .map(|b| b.as_mut())
+        .ok_or_else(|| GatewayError::internal("plugin state slots do not match the chain"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LocalResponse;
+    use protogate_grpc::status::Code;
+    use std::sync::Mutex;
+
+    /// Records every hook it sees into a shared journal.
+    struct Recorder {
+        name: &'static str,
+        journal: Arc<Mutex<Vec<String>>>,
+        refuse: bool,
+    }
+
+    #[derive(Default)]
+    struct Count(u32);
+
+    #[async_trait]
+    impl Plugin for Recorder {
+        type State = Count;
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn hooks(&self) -> Hooks {
+            Hooks::REQUEST | Hooks::RESPONSE | Hooks::LOG
+        }
+        async fn request(
+            &self,
+            state: &mut Count,
+            _call: &mut CallInfo,
+            _ds: &mut dyn Downstream,
+        ) -> Result<Flow, GatewayError> {
+            state.0 += 1;
+            self.note("request");
+            if self.refuse {
+                let err = GatewayError::new(Code::ResourceExhausted, "no");
+                return Ok(Flow::Respond(LocalResponse::Error(err)));
+            }
+            Ok(Flow::Continue)
+        }
+        fn response(
+            &self,
+            _state: &mut Count,
+            _call: &mut CallInfo,
+            _response: &mut ResponseHeader,
+        ) -> Result<(), GatewayError> {
+            self.note("response");
+            Ok(())
+        }
+        fn log(&self, state: &mut Count, _call: &CallInfo) {
+            self.note(&format!("log(requests={})", state.0));
+        }
+    }
+
+    impl Recorder {
+        fn note(&self, what: &str) {
+            if let Ok(mut j) = self.journal.lock() {
+                j.push(format!("{}.{what}", self.name));
+            }
+        }
+    }
+
+    struct NoBody(RequestHeader);
+
+    #[async_trait]
+    impl Downstream for NoBody {
+        fn req_header(&self) -> &RequestHeader {
+            &self.0
+        }
+        fn req_header_mut(&mut self) -> &mut RequestHeader {
+            &mut self.0
+        }
+        async fn read_body(&mut self) -> Result<Option<Bytes>, GatewayError> {
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_stops_requests_unwinds_responses_and_logs_everyone() {
+        let journal = Arc::new(Mutex::new(Vec::new()));
+        let mk = |name, refuse| -> Arc<dyn DynPlugin> {
+            Arc::new(Recorder {
+                name,
+                journal: journal.clone(),
+                refuse,
+            })
+        };
+        let chain = Chain::new(vec![mk("a", false), mk("b", true), mk("c", false)]);
+        let mut slots = chain.new_slots();
+        let mut call = CallInfo::default();
+        let mut ds = NoBody(RequestHeader::build("GET", b"/", None).expect("header"));
+        let flow = chain
+            .request(&mut slots, &mut call, &mut ds)
+            .await
+            .expect("flow");
+        assert!(matches!(flow, Flow::Respond(LocalResponse::Error(_))));
+        let mut resp = ResponseHeader::build(200, None).expect("header");
+        chain
+            .response(&mut slots, &mut call, &mut resp)
+            .expect("response");
+        chain.log(&mut slots, &call);
+        let journal = journal.lock().expect("journal").clone();
+        assert_eq!(
+            journal,
+            [
+                "a.request",
+                "b.request",
+                "b.response",
+                "a.response",
+                "a.log(requests=1)",
+                "b.log(requests=1)",
+                "c.log(requests=0)",
+            ]
+        );
+    }
+
+    #[test]
+    fn hooks_are_indexed_so_unimplemented_ones_are_skipped() {
+        let journal = Arc::new(Mutex::new(Vec::new()));
+        let p: Arc<dyn DynPlugin> = Arc::new(Recorder {
+            name: "a",
+            journal,
+            refuse: false,
+        });
+        let chain = Chain::new(vec![p]);
+        assert_eq!(chain.positions(Hooks::REQUEST), &[0]);
+        assert!(chain.positions(Hooks::RESPONSE_BODY).is_empty());
+        assert_eq!(chain.names(), ["a"]);
+    }
+}

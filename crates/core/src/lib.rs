@@ -1,0 +1,32 @@
+//! The protogate plugin API: the only crate a plugin depends on.
+//!
+//! A request enters the gateway, the router picks a route, and the route's
+//! [`Chain`] of plugins runs through Pingora's phases. Plugins are typed for
+//! their authors ([`Plugin`], with a per-request `State`) and erased for the
+//! chain ([`DynPlugin`]); the proxy drives the chain and owns every answer the
+//! gateway writes itself, through the one [`rescue`] function, so every error
+//! has the same shape whichever plugin or phase raised it.
+//!
+//! Plugin configuration is decoded with `protogate_config`'s [`Decode`]
+//! framework (re-exported here), so a plugin's errors carry the same line,
+//! column and YAML path as the rest of the file.
+
+mod call;
+mod chain;
+mod error;
+mod plugin;
+mod protocol;
+mod rescue;
+
+pub use call::CallInfo;
+pub use chain::{Chain, DynPlugin, Slots};
+pub use error::GatewayError;
+pub use plugin::{Downstream, Flow, Hooks, LocalResponse, Plugin};
+pub use protocol::CallerProtocol;
+pub use rescue::{rescue, trailers_for, Rendered};
+
+pub use protogate_config::{Decode, Decoder, Fields, Node, YamlPath};
+pub use protogate_grpc::status::Code;
+
+/// Re-exported so plugins name Pingora's header types without depending on it.
+pub use pingora_http::{RequestHeader, ResponseHeader};

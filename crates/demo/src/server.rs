@@ -1,0 +1,106 @@
+//! Assembles every demo service onto one tonic server.
+//!
+//! Served: `ecommerce.v1.ProductService`, `grpc.testing.TestService` (with
+//! metadata echo), `grpc.health.v1.Health` (SERVING for both services and
+//! for ""), and server reflection v1 and v1alpha built from
+//! [`crate::FILE_DESCRIPTOR_SET`] (plus the health proto). Both application services accept and
+//! send gzip and allow messages up to [`MAX_MESSAGE_SIZE`].
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+use crate::echo_metadata::EchoMetadata;
+use crate::interop::TestServiceImpl;
+use crate::pb::ecommerce::v1::product_service_server::ProductServiceServer;
+use crate::pb::grpc::testing::test_service_server::TestServiceServer;
+use crate::product_service::ProductServiceImpl;
+use crate::store::ProductStore;
+use crate::FILE_DESCRIPTOR_SET;
+
+/// Largest message, in bytes, the application services decode or encode:
+/// 8 MiB, so the 4 MiB `large_unary` interop case fits with room to spare.
+pub const MAX_MESSAGE_SIZE: usize = 8 * 1024 * 1024;
+
+/// Serves all demo services on `listener` with a freshly seeded
+/// [`ProductStore`] until `shutdown` completes, then drains and returns.
+pub async fn serve(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    serve_with_store(listener, ProductStore::seeded(), shutdown).await
+}
+
+/// Like [`serve`], but `ProductService` uses `store`; keep a clone to look
+/// at or change the catalogue while the server runs.
+pub async fn serve_with_store(
+    listener: TcpListener,
+    store: ProductStore,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let products = ProductServiceServer::new(ProductServiceImpl::new(store))
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let interop = TestServiceServer::new(TestServiceImpl)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<ProductServiceServer<ProductServiceImpl>>()
+        .await;
+    health_reporter
+        .set_serving::<TestServiceServer<TestServiceImpl>>()
+        .await;
+    health_reporter
+        .set_service_status("", ServingStatus::Serving)
+        .await;
+
+    // The descriptor set is compiled in and checked by tests, so building
+    // reflection cannot fail in practice; if it ever does, serve without it
+    // rather than refuse to start.
+    let reflection_v1 = reflection_builder()
+        .build_v1()
+        .inspect_err(|err| tracing::error!(%err, "server reflection v1 disabled"))
+        .ok();
+    let reflection_v1alpha = reflection_builder()
+        .build_v1alpha()
+        .inspect_err(|err| tracing::error!(%err, "server reflection v1alpha disabled"))
+        .ok();
+
+    Server::builder()
+        .add_service(health)
+        .add_service(products)
+        .add_service(EchoMetadata::new(interop))
+        .add_optional_service(reflection_v1)
+        .add_optional_service(reflection_v1alpha)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+}
+
+/// Reflection over the demo protos, the health service and the reflection
+/// service itself.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reflection_builder;
+
+    #[test]
+    fn reflection_builds_from_the_embedded_descriptors() {
+        assert!(reflection_builder().build_v1().is_ok());
+        assert!(reflection_builder().build_v1alpha().is_ok());
+    }
+}

@@ -1,0 +1,50 @@
+//! Command-line arguments.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+/// The default configuration file, relative to the working directory.
+pub const DEFAULT_CONFIG: &str = "conf/protogate.yaml";
+
+/// protogate: one fast edge proxy for gRPC, gRPC-Web and REST.
+#[derive(Debug, Parser)]
+#[command(name = "protogate", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the gateway.
+    Run {
+        /// The configuration file.
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Validate the configuration and print every error; exit 1 on any.
+    Check {
+        /// The configuration file.
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print the compiled route table: which route, upstream and plugin
+    /// chain each gRPC method reaches.
+    Routes {
+        /// The configuration file.
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+}
+
+impl Command {
+    /// The configuration file the command reads.
+    pub fn config_path(&self) -> &Path {
+        match self {
+            Command::Run { config } | Command::Check { config } | Command::Routes { config } => {
+                config
+            }
+        }
+    }
+}

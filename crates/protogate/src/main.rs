@@ -1,0 +1,60 @@
+//! The `protogate` command: `run`, `check` and `routes`.
+
+mod cli;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use protogate_metrics::Metrics;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let metrics = match Metrics::new() {
+        Ok(m) => Arc::new(m),
+        Err(e) => {
+            eprintln!("protogate: cannot create metrics: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let path = cli.command.config_path();
+    let loaded = protogate_proxy::load(path, &metrics);
+    let (config, runtime) = match loaded {
+        Ok(loaded) => loaded,
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            let count = diagnostics.0.len();
+            eprintln!(
+                "protogate: {} has {count} error{}",
+                path.display(),
+                if count == 1 { "" } else { "s" }
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Check { .. } => {
+            println!("{}: ok ({} routes)", path.display(), runtime.routes.len());
+            ExitCode::SUCCESS
+        }
+        Command::Routes { .. } => {
+            print!("{}", runtime.describe());
+            ExitCode::SUCCESS
+        }
+        Command::Run { .. } => protogate_proxy::serve(&config, runtime, metrics),
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` filters them (default `info`). Pingora's
+/// own `log` records are bridged in.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,246 @@
+//! From the parsed file to a [`Runtime`]: descriptors, upstreams, plugin
+//! chains and routes, with every error appended to the same diagnostics as
+//! the parser's, so `protogate check` prints them all at once.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use protogate_config::{
+    Decoder, DescriptorSourceConfig, Diagnostics, GatewayConfig, MatchConfig, PluginEntry,
+    RouteConfig, YamlPath,
+};
+use protogate_core::Chain;
+use protogate_grpc::catalog::{split_grpc_path, Catalog, DescriptorSource};
+use protogate_metrics::Metrics;
+use protogate_router::RouteSpec;
+
+use crate::runtime::KnownMethod;
+use crate::{CompiledRoute, PluginConfig, Runtime, Upstream};
+
+/// Parses and compiles the file at `path`: the runtime and the parsed model
+/// (the server section is read from it), or every error in the file.
+pub fn load(path: &Path, metrics: &Arc<Metrics>) -> Result<(GatewayConfig, Runtime), Diagnostics> {
+    let (config, mut decoder) = protogate_config::load_with(path);
+    let runtime = config
+        .as_ref()
+        .and_then(|c| compile(c, &mut decoder, metrics));
+    match (config, runtime) {
+        (Some(config), Some(runtime)) if !decoder.has_errors() => Ok((config, runtime)),
+        _ => Err(decoder.into_diagnostics()),
+    }
+}
+
+/// Compiles a parsed configuration, recording errors in `d`. Returns `None`
+/// when anything failed (the errors say what).
+pub fn compile(config: &GatewayConfig, d: &mut Decoder, metrics: &Arc<Metrics>) -> Option<Runtime> {
+    refuse_unimplemented(config, d);
+    let catalog = load_catalog(config, d);
+    let upstreams = build_upstreams(config, d);
+    let globals = decode_plugins(&config.plugins, d);
+    let mut routes = Vec::with_capacity(config.routes.len());
+    let known = known_methods(&catalog, &config.routes);
+    for route in &config.routes {
+        let plugins = decode_plugins(&route.plugins, d);
+        let Some(upstream) = upstreams.get(route.upstream.value.as_str()) else {
+            continue; // the parser already reported the missing upstream
+        };
+        let chain = build_chain(&globals, &plugins, matches_grpc_callers(&route.matcher));
+        routes.push(Arc::new(CompiledRoute::new(
+            Arc::from(route.name.as_str()),
+            route_spec(&route.matcher),
+            Arc::clone(upstream),
+            chain,
+            route.timeout,
+            known.len(),
+        )));
+    }
+    if d.has_errors() {
+        return None;
+    }
+    Some(Runtime::new(routes, catalog, known, Arc::clone(metrics)))
+}
+
+/// Settings the file format has but this build does not act on yet are
+/// refused, never silently ignored.
+fn refuse_unimplemented(config: &GatewayConfig, d: &mut Decoder) {
+    let root = YamlPath::default();
+    let listen_path = root.key("server").key("listen");
+    for (index, listen) in config.server.listen.iter().enumerate() {
+        if listen.tls.is_some() {
+            d.error(
+                listen.span,
+                &listen_path.index(index).key("tls"),
+                "TLS listeners are not available in this version of protogate yet",
+            );
+        }
+    }
+    let upstreams_path = root.key("upstreams");
+    for upstream in &config.upstreams {
+        let path = upstreams_path.key(&upstream.name);
+        if matches!(
+            upstream.protocol,
+            protogate_config::UpstreamProtocol::Grpcs | protogate_config::UpstreamProtocol::Https
+        ) {
+            d.error(
+                upstream.span,
+                &path.key("protocol"),
+                "TLS upstreams (grpcs, https) are not available in this version of protogate yet",
+            );
+        }
+        if let Some(check) = &upstream.health_check {
+            d.error(
+                check.span,
+                &path.key("health_check"),
+                "health checks are not available in this version of protogate yet",
+            );
+        }
+    }
+    if let Some(tracing) = &config.tracing {
+        d.error(
+            tracing.span,
+            &root.key("tracing"),
+            "the tracing exporter is not available in this version of protogate yet",
+        );
+    }
+}
+
+fn load_catalog(config: &GatewayConfig, d: &mut Decoder) -> Catalog {
+    let mut sources = Vec::with_capacity(config.descriptors.len());
+    for entry in &config.descriptors {
+        let source = match &entry.source {
+            DescriptorSourceConfig::Set(path) => DescriptorSource::Set(path.clone()),
+            DescriptorSourceConfig::Protos { path, import_paths } => DescriptorSource::Protos {
+                path: path.clone(),
+                import_paths: import_paths.clone(),
+            },
+        };
+        // Load each source alone first so an error points at its entry.
+        if let Err(errors) = Catalog::load(std::slice::from_ref(&source)) {
+            for error in errors {
+                d.error(entry.span, &entry.path, error.to_string());
+            }
+            continue;
+        }
+        sources.push(source);
+    }
+    match Catalog::load(&sources) {
+        Ok(catalog) => catalog,
+        Err(errors) => {
+            let root = YamlPath::default().key("descriptors");
+            let span = config
+                .descriptors
+                .first()
+                .map(|e| e.span)
+                .unwrap_or_default();
+            for error in errors {
+                d.error(span, &root, format!("descriptors do not combine: {error}"));
+            }
+            Catalog::empty()
+        }
+    }
+}
+
+fn build_upstreams(config: &GatewayConfig, d: &mut Decoder) -> HashMap<String, Arc<Upstream>> {
+    let mut built = HashMap::with_capacity(config.upstreams.len());
+    let root = YamlPath::default().key("upstreams");
+    for upstream in &config.upstreams {
+        match Upstream::build(upstream) {
+            Ok(u) => {
+                built.insert(upstream.name.clone(), Arc::new(u));
+            }
+            Err(errors) => {
+                for (index, message) in errors {
+                    let span = upstream
+                        .targets
+                        .get(index)
+                        .map_or(upstream.span, |t| t.span);
+                    let path = root.key(&upstream.name).key("targets").index(index);
+                    d.error(span, &path, message);
+                }
+            }
+        }
+    }
+    built
+}
+
+fn decode_plugins(entries: &[PluginEntry], d: &mut Decoder) -> Vec<PluginConfig> {
+    entries
+        .iter()
+        .filter_map(|e| PluginConfig::decode(e, d))
+        .collect()
+}
+
+/// Global plugins first, then the route's own. A plugin named in both runs
+/// once, with the route's settings; a gRPC route gets `grpc_proxy` with its
+/// defaults unless it names it.
+fn build_chain(globals: &[PluginConfig], own: &[PluginConfig], grpc_route: bool) -> Chain {
+    let mut configs: Vec<&PluginConfig> = globals
+        .iter()
+        .filter(|g| !own.iter().any(|o| o.name() == g.name()))
+        .collect();
+    let default_grpc = PluginConfig::default_grpc_proxy();
+    let names_grpc_proxy = configs
+        .iter()
+        .copied()
+        .chain(own)
+        .any(|c| c.name() == default_grpc.name());
+    if grpc_route && !names_grpc_proxy {
+        configs.push(&default_grpc);
+    }
+    configs.extend(own.iter());
+    Chain::new(configs.into_iter().map(PluginConfig::build).collect())
+}
+
+fn matches_grpc_callers(matcher: &MatchConfig) -> bool {
+    matcher.grpc_service.is_some() || matcher.grpc_method.is_some()
+}
+
+fn route_spec(matcher: &MatchConfig) -> RouteSpec {
+    RouteSpec {
+        grpc_service: matcher.grpc_service.clone(),
+        grpc_method: matcher.grpc_method.clone(),
+        path: matcher.path.clone(),
+        path_prefix: matcher.path_prefix.clone(),
+        methods: matcher.methods.clone(),
+        host: matcher.host.clone(),
+        headers: matcher.headers.clone(),
+    }
+}
+
+/// Methods that get their own metric labels: every method of the catalog,
+/// plus methods named by `grpc_method` routes (kind unknown without a
+/// descriptor).
+fn known_methods(catalog: &Catalog, routes: &[RouteConfig]) -> Vec<KnownMethod> {
+    let mut known: Vec<KnownMethod> = catalog
+        .methods()
+        .map(|m| KnownMethod {
+            service: Arc::from(m.service.as_str()),
+            method: Arc::from(m.method.as_str()),
+            kind: Some(m.kind),
+        })
+        .collect();
+    for route in routes {
+        let Some(full) = &route.matcher.grpc_method else {
+            continue;
+        };
+        let path = format!("/{full}");
+        if catalog.method(&path).is_some() {
+            continue;
+        }
+        if let Some((service, method)) = split_grpc_path(&path) {
+            if !known
+                .iter()
+                .any(|k| &*k.service == service && &*k.method == method)
+            {
+                known.push(KnownMethod {
+                    service: Arc::from(service),
+                    method: Arc::from(method),
+                    kind: None,
+                });
+            }
+        }
+    }
+    known.sort_by(|a, b| (&a.service, &a.method).cmp(&(&b.service, &b.method)));
+    known
+}

@@ -1,0 +1,27 @@
+//! The gateway itself: one `impl ProxyHttp` that routes each request, runs
+//! the route's plugin chain through Pingora's phases, picks an upstream
+//! target, and answers every failure in the caller's protocol.
+//!
+//! Load path: `protogate_config` parses the file, [`compile`] turns it into a
+//! [`Runtime`] (route table, upstreams, plugin chains, descriptor catalog,
+//! metric handles), and [`serve`] starts Pingora with it. The runtime sits
+//! behind an `ArcSwap`: each request takes a snapshot when it starts and
+//! keeps it for its whole life.
+
+mod compile;
+mod ctx;
+mod downstream;
+mod failure;
+mod gateway;
+mod plugins;
+mod respond;
+mod runtime;
+mod server;
+mod upstream;
+
+pub use compile::{compile, load};
+pub use gateway::Gateway;
+pub use plugins::PluginConfig;
+pub use runtime::{CompiledRoute, Runtime};
+pub use server::serve;
+pub use upstream::Upstream;

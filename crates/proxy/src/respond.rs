@@ -1,0 +1,92 @@
+//! Writing the gateway's own answers: local responses, and errors before or
+//! after the upstream's response headers went out.
+
+use bytes::Bytes;
+use http::header::CONTENT_LENGTH;
+use http::{HeaderValue, Version};
+use pingora_core::protocols::http::HttpTask;
+use pingora_http::ResponseHeader;
+use pingora_proxy::Session;
+use protogate_core::{rescue, trailers_for, GatewayError, LocalResponse};
+
+use crate::ctx::RequestCtx;
+
+/// Answers the call with a plugin's or the gateway's own response, after
+/// running the response hooks of the plugins whose request hooks ran.
+pub async fn write_local(session: &mut Session, ctx: &mut RequestCtx, answer: LocalResponse) {
+    let (mut header, body) = match answer {
+        LocalResponse::Error(error) => {
+            let rendered = rescue(&error, ctx.call.protocol);
+            note_error(ctx, &error);
+            (Box::new(rendered.header), rendered.body)
+        }
+        LocalResponse::Http { header, body } => (header, Some(body)),
+    };
+    if let Some(route) = ctx.route.clone() {
+        if let Err(e) = route
+            .chain
+            .response(&mut ctx.slots, &mut ctx.call, &mut header)
+        {
+            log::warn!("a response hook failed on a local answer: {e}");
+        }
+    }
+    ctx.call.http_status = Some(header.status.as_u16());
+    write_header_and_body(session, header, body).await;
+}
+
+/// Answers with `error` when the upstream path failed. Before any response
+/// header went out, this is a complete answer (trailers-only for gRPC
+/// callers); after, gRPC callers get trailers carrying the status and REST
+/// callers get nothing more (the connection closes).
+pub async fn write_failure(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    error: &GatewayError,
+) -> u16 {
+    note_error(ctx, error);
+    if session.response_written().is_none() {
+        let rendered = rescue(error, ctx.call.protocol);
+        let status = rendered.header.status.as_u16();
+        ctx.call.http_status = Some(status);
+        write_header_and_body(session, Box::new(rendered.header), rendered.body).await;
+        return status;
+    }
+    if ctx.call.protocol.is_grpc() {
+        let trailers = trailers_for(error);
+        let task = HttpTask::Trailer(Some(Box::new(trailers)));
+        if let Err(e) = session.write_response_tasks(vec![task]).await {
+            log::debug!("could not send error trailers downstream: {e}");
+        }
+    }
+    ctx.call.http_status.unwrap_or(200)
+}
+
+fn note_error(ctx: &mut RequestCtx, error: &GatewayError) {
+    ctx.call.grpc_status = Some(error.code);
+    ctx.call.error = Some(error.clone());
+}
+
+async fn write_header_and_body(
+    session: &mut Session,
+    mut header: Box<ResponseHeader>,
+    body: Option<Bytes>,
+) {
+    let tasks = match body {
+        // HTTP/1.x needs a length to end a body-less answer cleanly.
+        None => {
+            if session.req_header().version != Version::HTTP_2
+                && header.headers.get(CONTENT_LENGTH).is_none()
+            {
+                let _ = header.insert_header(CONTENT_LENGTH, HeaderValue::from_static("0"));
+            }
+            vec![HttpTask::Header(header, true)]
+        }
+        Some(body) => vec![
+            HttpTask::Header(header, false),
+            HttpTask::Body(Some(body), true),
+        ],
+    };
+    if let Err(e) = session.write_response_tasks(tasks).await {
+        log::debug!("could not write the gateway's answer downstream: {e}");
+    }
+}

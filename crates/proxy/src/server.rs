@@ -1,0 +1,88 @@
+//! Starting Pingora: the proxy service on every listener, the admin service,
+//! and the process settings from the `server` section.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use pingora_core::apps::HttpServerOptions;
+use pingora_core::protocols::http::v2::server::default_h2_options;
+use pingora_core::server::configuration::ServerConf;
+use pingora_core::server::Server;
+use pingora_core::services::listening::Service;
+use protogate_config::GatewayConfig;
+use protogate_metrics::{AdminApp, Metrics, Readiness};
+
+use crate::{Gateway, Runtime};
+
+/// Header-list limit per request (HPACK-decoded), as Pingora's default.
+const MAX_HEADER_LIST_SIZE: u32 = 64 * 1024;
+
+/// Flow-control windows for client connections: large enough that a 4 MiB
+/// message or a burst of small messages on many streams is not throttled to
+/// the protocol's 64 KiB default, small enough to bound per-connection memory.
+const STREAM_WINDOW: u32 = 1024 * 1024;
+const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+
+/// h2 guards against floods of tiny DATA frames with a per-connection budget
+/// (each buffered frame under 256 bytes spends 256 minus its length). gRPC
+/// streams legitimately send tiny frames, so the budget scales with the
+/// stream limit: about four small buffered frames per concurrent stream.
+const DATA_FRAME_BUDGET_PER_STREAM: usize = 1024;
+
+/// Runs the gateway until the process is told to stop; never returns.
+pub fn serve(config: &GatewayConfig, runtime: Runtime, metrics: Arc<Metrics>) -> ! {
+    let server_config = &config.server;
+    let grace = server_config.grace_period.as_secs();
+    let conf = ServerConf {
+        threads: server_config.threads.max(1),
+        grace_period_seconds: Some(grace),
+        graceful_shutdown_timeout_seconds: Some(grace.clamp(1, 5)),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let handle = Arc::new(ArcSwap::from_pointee(runtime));
+    let gateway = Gateway::new(Arc::clone(&handle));
+    let mut proxy =
+        pingora_proxy::http_proxy_service_with_name(&server.configuration, gateway, "protogate");
+    if let Some(app) = proxy.app_logic_mut() {
+        let mut options = HttpServerOptions::default();
+        options.h2c = true; // HTTP/1.1 and prior-knowledge h2c on one port
+        app.server_options = Some(options);
+        let mut h2 = default_h2_options();
+        h2.max_concurrent_streams(server_config.max_concurrent_streams);
+        h2.max_header_list_size(MAX_HEADER_LIST_SIZE);
+        h2.initial_window_size(STREAM_WINDOW);
+        h2.initial_connection_window_size(CONNECTION_WINDOW);
+        let streams = usize::try_from(server_config.max_concurrent_streams).unwrap_or(usize::MAX);
+        h2.data_frame_budget(streams.saturating_mul(DATA_FRAME_BUDGET_PER_STREAM));
+        app.h2_options = Some(h2);
+    }
+    let mut listeners = Vec::with_capacity(server_config.listen.len());
+    for listen in &server_config.listen {
+        proxy.add_tcp(&listen.address.to_string());
+        listeners.push(listen.address);
+    }
+
+    let readiness = Arc::new(Readiness::new(listeners));
+    let mut admin = Service::new(
+        "protogate admin".to_owned(),
+        AdminApp::new(metrics, readiness),
+    );
+    admin.add_tcp(&server_config.admin.to_string());
+
+    server.add_service(proxy);
+    server.add_service(admin);
+    log::info!(
+        "protogate serving on {} (admin {})",
+        server_config
+            .listen
+            .iter()
+            .map(|l| l.address.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        server_config.admin
+    );
+    server.run_forever()
+}

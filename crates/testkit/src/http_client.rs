@@ -1,0 +1,82 @@
+//! A small HTTP client over hyper for HTTP/1.1 or prior-knowledge h2c.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+/// A reply read to the end.
+#[derive(Debug)]
+pub struct HttpReply {
+    /// The status.
+    pub status: StatusCode,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+    /// Trailers, if the server sent any.
+    pub trailers: Option<HeaderMap>,
+}
+
+impl HttpReply {
+    /// The body as UTF-8 text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// An HTTP client speaking one protocol version.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl HttpClient {
+    /// HTTP/1.1.
+    pub fn http1() -> Self {
+        Self {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// HTTP/2 with prior knowledge (h2c).
+    pub fn http2() -> Self {
+        Self {
+            client: Client::builder(TokioExecutor::new())
+                .http2_only(true)
+                .build_http(),
+        }
+    }
+
+    /// Sends a request and reads the whole reply.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> HttpReply {
+        let mut request = Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Full::new(body.into())).expect("valid request");
+        let response = self.client.request(request).await.expect("HTTP request");
+        let (parts, body) = response.into_parts();
+        let collected = body.collect().await.expect("read body");
+        let trailers = collected.trailers().cloned();
+        HttpReply {
+            status: parts.status,
+            headers: parts.headers,
+            body: collected.to_bytes(),
+            trailers,
+        }
+    }
+
+    /// A GET with no body.
+    pub async fn get(&self, url: &str) -> HttpReply {
+        self.send(Method::GET, url, &[], Bytes::new()).await
+    }
+}

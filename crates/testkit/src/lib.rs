@@ -1,0 +1,21 @@
+//! Test kit for protogate's end-to-end tests: the real `protogate` binary
+//! started from a YAML string on ephemeral loopback ports, real upstreams
+//! (the demo gRPC services, a small HTTP echo server), and HTTP clients.
+//!
+//! Rules it enforces: no fixed ports (reserve-and-release, with retries on a
+//! bind race), no sleeps to wait for readiness (poll `/readyz` with a bound),
+//! every process and server stopped when its handle drops.
+
+mod gateway;
+mod http_client;
+mod http_upstream;
+mod ports;
+mod upstream;
+mod wait;
+
+pub use gateway::{protogate_bin, Gateway, GatewayBuilder};
+pub use http_client::{HttpClient, HttpReply};
+pub use http_upstream::HttpEcho;
+pub use ports::free_port;
+pub use upstream::{DemoProcess, DemoUpstream};
+pub use wait::eventually;

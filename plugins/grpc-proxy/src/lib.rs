@@ -1,0 +1,17 @@
+//! `grpc_proxy`: transparent gRPC pass-through.
+//!
+//! Every route that matches by `grpc_service` or `grpc_method` runs this
+//! plugin (with its defaults unless the route's list names it). The bytes of
+//! every RPC kind flow through Pingora untouched (frames, metadata, `-bin`
+//! values, `grpc-encoding`, trailers); the plugin guards what Pingora does
+//! not: native gRPC needs HTTP/2 end to end, and `te: trailers` must reach
+//! the upstream (Pingora 0.9.1 strips it from HTTP/1.x requests).
+
+mod config;
+mod filter;
+
+pub use config::GrpcProxyConfig;
+pub use filter::GrpcProxy;
+
+/// The name used in the config file.
+pub const NAME: &str = "grpc_proxy";

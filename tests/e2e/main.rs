@@ -1,0 +1,17 @@
+//! protogate end to end: the real `protogate` binary on ephemeral loopback
+//! ports, real tonic and grpcio clients, real upstreams.
+//!
+//! Build the binaries first (`cargo build --workspace --bins`); the README's
+//! test command does.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod cli;
+mod grpc_interop;
+mod grpc_streams;
+mod http_routes;
+mod metrics;
+mod python_interop;
+mod routing;

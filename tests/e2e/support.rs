@@ -1,0 +1,86 @@
+//! Shared set-up: configs, channels and clients.
+
+use std::time::Duration;
+
+use protogate_demo::pb::grpc::testing::test_service_client::TestServiceClient;
+use protogate_testkit::{DemoUpstream, Gateway};
+use tonic::transport::{Channel, Endpoint};
+
+/// The repository's `protos/` directory.
+pub fn protos_dir() -> String {
+    format!("{}/../protos", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The repository root.
+pub fn repo_dir() -> String {
+    format!("{}/..", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A gateway in front of `upstream` with routes for the interop services
+/// (`interop` by service, `empty-call` by method) and the demo catalog.
+pub fn interop_config(upstreams: &[std::net::SocketAddr]) -> String {
+    let targets: Vec<String> = upstreams.iter().map(|a| format!("\"{a}\"")).collect();
+    format!(
+        r#"
+server:
+  listen: [{{ address: "{{listen}}" }}]
+  admin: "{{admin}}"
+  threads: 1
+  grace_period: 1s
+descriptors:
+  - path: {protos}/grpc/testing/interop.proto
+    import_paths: [{protos}]
+  - path: {protos}/ecommerce/v1/product.proto
+    import_paths: [{protos}]
+upstreams:
+  demo:
+    protocol: grpc
+    targets: [{targets}]
+    connect_timeout: 500ms
+routes:
+  - name: interop
+    match: {{ grpc_service: grpc.testing.TestService }}
+    upstream: demo
+  - name: unimplemented-service
+    match: {{ grpc_service: grpc.testing.UnimplementedService }}
+    upstream: demo
+  - name: empty-call
+    match: {{ grpc_method: grpc.testing.TestService/EmptyCall }}
+    upstream: demo
+  - name: products
+    match: {{ grpc_service: ecommerce.v1.ProductService }}
+    upstream: demo
+  - name: reflection
+    match: {{ path_prefix: /grpc.reflection. }}
+    upstream: demo
+    plugins:
+      - grpc_proxy: {{}}
+"#,
+        protos = protos_dir(),
+        targets = targets.join(", ")
+    )
+}
+
+/// A demo upstream and a gateway in front of it.
+pub async fn gateway_with_demo() -> (Gateway, DemoUpstream) {
+    let upstream = DemoUpstream::start().await;
+    let gateway = Gateway::start(&interop_config(&[upstream.addr])).await;
+    (gateway, upstream)
+}
+
+/// An h2c channel to the gateway.
+pub async fn channel(gateway: &Gateway) -> Channel {
+    Endpoint::from_shared(gateway.url())
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// An interop client through the gateway that accepts 8 MiB messages.
+pub async fn test_client(gateway: &Gateway) -> TestServiceClient<Channel> {
+    TestServiceClient::new(channel(gateway).await)
+        .max_decoding_message_size(8 * 1024 * 1024)
+        .max_encoding_message_size(8 * 1024 * 1024)
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need when it is missing,
+# builds every binary, then runs every test (unit, plugin, end to end,
+# config golden, Python grpcio interop) plus the format and lint gates.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} (Debian packages)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+# Pingora's C parts (zlib-ng, zstd) need cmake and a C compiler.
+apt_install cmake gcc g++ make python3-venv
+
+# Python grpcio (gRPC C-core) for the interop tests, in a venv of our own.
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import grpc, grpc_tools' 2>/dev/null; then
+  log "creating .venv with tests/interop/requirements.txt"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+fi
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "cargo build (binaries the end-to-end tests start)"
+cargo build --workspace --bins --locked
+
+log "cargo test"
+cargo test --workspace --locked -- --test-threads 4
