@@ -13,7 +13,9 @@ use bytes::Bytes;
 use http::HeaderMap;
 use pingora_http::{RequestHeader, ResponseHeader};
 
-use crate::{CallInfo, Downstream, Flow, GatewayError, Hooks, Plugin};
+use crate::{
+    CallInfo, Downstream, Flow, GatewayError, Hooks, Plugin, RequestCx, UpstreamConnector,
+};
 
 type AnyState = dyn Any + Send + Sync;
 
@@ -31,8 +33,7 @@ pub trait DynPlugin: Send + Sync {
     async fn request(
         &self,
         state: &mut AnyState,
-        call: &mut CallInfo,
-        downstream: &mut dyn Downstream,
+        cx: &mut RequestCx<'_>,
     ) -> Result<Flow, GatewayError>;
     /// See [`Plugin::request_body`].
     fn request_body(
@@ -98,10 +99,9 @@ impl<P: Plugin> DynPlugin for P {
     async fn request(
         &self,
         state: &mut AnyState,
-        call: &mut CallInfo,
-        downstream: &mut dyn Downstream,
+        cx: &mut RequestCx<'_>,
     ) -> Result<Flow, GatewayError> {
-        Plugin::request(self, typed(state)?, call, downstream).await
+        Plugin::request(self, typed(state)?, cx).await
     }
     fn request_body(
         &self,
@@ -157,7 +157,7 @@ impl<P: Plugin> DynPlugin for P {
 /// the plugins whose request hooks ran).
 #[derive(Default)]
 pub struct Slots {
-    states: Vec<Box<AnyState>>,
+    pub(crate) states: Vec<Box<AnyState>>,
     request_ran: usize,
 }
 
@@ -213,19 +213,44 @@ impl Chain {
     }
 
     /// Runs the request hooks in order until one answers or fails.
+    /// `connector` is the way to the route's upstream for plugins that make
+    /// their own call ([`RequestCx::call_upstream`]).
     pub async fn request(
         &self,
         slots: &mut Slots,
         call: &mut CallInfo,
         downstream: &mut dyn Downstream,
+        connector: Option<&dyn UpstreamConnector>,
     ) -> Result<Flow, GatewayError> {
         for (position, plugin) in self.plugins.iter().enumerate() {
             slots.request_ran = position + 1;
             if !plugin.hooks().contains(Hooks::REQUEST) {
                 continue;
             }
-            let state = slot(slots, position)?;
-            match plugin.request(state, call, downstream).await? {
+            // The running plugin's state leaves its slot for the duration of
+            // its hook, so an upstream call it makes can run the other
+            // plugins' hooks on the remaining slots. `Box<()>` does not allocate.
+            let Some(slot) = slots.states.get_mut(position) else {
+                return Err(GatewayError::internal(
+                    "plugin state slots do not match the chain",
+                ));
+            };
+            let mut state = std::mem::replace(slot, Box::new(()));
+            let flow = {
+                let mut cx = RequestCx {
+                    call: &mut *call,
+                    downstream: &mut *downstream,
+                    chain: self,
+                    slots: &mut *slots,
+                    position,
+                    connector,
+                };
+                plugin.request(state.as_mut(), &mut cx).await
+            };
+            if let Some(slot) = slots.states.get_mut(position) {
+                std::mem::swap(slot, &mut state);
+            }
+            match flow? {
                 Flow::Continue => {}
                 answer @ Flow::Respond(_) => return Ok(answer),
             }
@@ -254,8 +279,22 @@ impl Chain {
         call: &mut CallInfo,
         request: &mut RequestHeader,
     ) -> Result<(), GatewayError> {
+        self.upstream_request_except(slots, call, request, usize::MAX)
+    }
+
+    /// Runs the upstream-request hooks in order, except the plugin at
+    /// `skip` (the one making an out-of-pipeline call).
+    pub(crate) fn upstream_request_except(
+        &self,
+        slots: &mut Slots,
+        call: &mut CallInfo,
+        request: &mut RequestHeader,
+        skip: usize,
+    ) -> Result<(), GatewayError> {
         for &position in self.positions(Hooks::UPSTREAM_REQUEST) {
-            self.plugins[position].upstream_request(slot(slots, position)?, call, request)?;
+            if position != skip {
+                self.plugins[position].upstream_request(slot(slots, position)?, call, request)?;
+            }
         }
         Ok(())
     }
@@ -298,8 +337,21 @@ impl Chain {
         call: &mut CallInfo,
         trailers: &mut HeaderMap,
     ) -> Result<(), GatewayError> {
+        self.response_trailers_except(slots, call, trailers, usize::MAX)
+    }
+
+    /// Runs the response-trailer hooks in reverse order, except `skip`.
+    pub(crate) fn response_trailers_except(
+        &self,
+        slots: &mut Slots,
+        call: &mut CallInfo,
+        trailers: &mut HeaderMap,
+        skip: usize,
+    ) -> Result<(), GatewayError> {
         for &position in self.positions(Hooks::RESPONSE_TRAILERS).iter().rev() {
-            self.plugins[position].response_trailers(slot(slots, position)?, call, trailers)?;
+            if position != skip {
+                self.plugins[position].response_trailers(slot(slots, position)?, call, trailers)?;
+            }
         }
         Ok(())
     }
@@ -357,8 +409,7 @@ mod tests {
         async fn request(
             &self,
             state: &mut Count,
-            _call: &mut CallInfo,
-            _ds: &mut dyn Downstream,
+            _cx: &mut RequestCx<'_>,
         ) -> Result<Flow, GatewayError> {
             state.0 += 1;
             self.note("request");
@@ -420,7 +471,7 @@ mod tests {
         let mut call = CallInfo::default();
         let mut ds = NoBody(RequestHeader::build("GET", b"/", None).expect("header"));
         let flow = chain
-            .request(&mut slots, &mut call, &mut ds)
+            .request(&mut slots, &mut call, &mut ds, None)
             .await
             .expect("flow");
         assert!(matches!(flow, Flow::Respond(LocalResponse::Error(_))));
@@ -456,5 +507,155 @@ mod tests {
         assert_eq!(chain.positions(Hooks::REQUEST), &[0]);
         assert!(chain.positions(Hooks::RESPONSE_BODY).is_empty());
         assert_eq!(chain.names(), ["a"]);
+    }
+
+    /// Stamps the upstream request and notes the trailers it sees.
+    struct Stamp(&'static str, Arc<Mutex<Vec<String>>>);
+
+    #[async_trait]
+    impl Plugin for Stamp {
+        type State = ();
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn hooks(&self) -> Hooks {
+            Hooks::UPSTREAM_REQUEST | Hooks::RESPONSE_TRAILERS
+        }
+        fn upstream_request(
+            &self,
+            _state: &mut (),
+            _call: &mut CallInfo,
+            request: &mut RequestHeader,
+        ) -> Result<(), GatewayError> {
+            request
+                .append_header("x-stamp", self.0)
+                .map_err(|e| GatewayError::internal(e.to_string()))?;
+            Ok(())
+        }
+        fn response_trailers(
+            &self,
+            _state: &mut (),
+            _call: &mut CallInfo,
+            trailers: &mut HeaderMap,
+        ) -> Result<(), GatewayError> {
+            let status = trailers
+                .get("grpc-status")
+                .map(|v| v.to_str().unwrap_or("?").to_owned());
+            if let Ok(mut j) = self.1.lock() {
+                j.push(format!(
+                    "{}.trailers(grpc-status={})",
+                    self.0,
+                    status.unwrap_or_default()
+                ));
+            }
+            Ok(())
+        }
+    }
+
+    /// Makes its own upstream call and answers with the body it got.
+    struct Caller;
+
+    #[derive(Default)]
+    struct CallerState(u32);
+
+    #[async_trait]
+    impl Plugin for Caller {
+        type State = CallerState;
+        fn name(&self) -> &'static str {
+            "caller"
+        }
+        fn hooks(&self) -> Hooks {
+            Hooks::REQUEST | Hooks::UPSTREAM_REQUEST | Hooks::RESPONSE_TRAILERS
+        }
+        async fn request(
+            &self,
+            state: &mut CallerState,
+            cx: &mut RequestCx<'_>,
+        ) -> Result<Flow, GatewayError> {
+            state.0 += 1;
+            let request = RequestHeader::build("POST", b"/pkg.Svc/M", None)
+                .map_err(|e| GatewayError::internal(e.to_string()))?;
+            let answer = cx.call_upstream(request, Bytes::from_static(b"in")).await?;
+            Ok(Flow::Respond(LocalResponse::Http {
+                header: Box::new(answer.header),
+                body: answer.body,
+            }))
+        }
+        fn upstream_request(
+            &self,
+            _state: &mut CallerState,
+            _call: &mut CallInfo,
+            _request: &mut RequestHeader,
+        ) -> Result<(), GatewayError> {
+            Err(GatewayError::internal(
+                "the calling plugin's own hooks must not run",
+            ))
+        }
+    }
+
+    /// Answers in process: this tests the chain's hook order, not a network.
+    struct Echoing(Arc<Mutex<Vec<String>>>);
+
+    #[async_trait]
+    impl UpstreamConnector for Echoing {
+        async fn send(
+            &self,
+            _call: &mut CallInfo,
+            request: RequestHeader,
+            body: Bytes,
+        ) -> Result<crate::UpstreamResponse, GatewayError> {
+            let stamps: Vec<&str> = request
+                .headers
+                .get_all("x-stamp")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            if let Ok(mut j) = self.0.lock() {
+                j.push(format!("send(stamps={})", stamps.join(",")));
+            }
+            let mut trailers = HeaderMap::new();
+            trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+            Ok(crate::UpstreamResponse {
+                header: ResponseHeader::build(200, None)
+                    .map_err(|e| GatewayError::internal(e.to_string()))?,
+                body,
+                trailers: Some(trailers),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_out_of_pipeline_call_runs_the_other_plugins_hooks() {
+        let journal = Arc::new(Mutex::new(Vec::new()));
+        let chain = Chain::new(vec![
+            Arc::new(Stamp("a", journal.clone())) as Arc<dyn DynPlugin>,
+            Arc::new(Caller),
+            Arc::new(Stamp("c", journal.clone())),
+        ]);
+        let mut slots = chain.new_slots();
+        let mut call = CallInfo::default();
+        let mut ds = NoBody(RequestHeader::build("GET", b"/", None).expect("header"));
+        let connector = Echoing(journal.clone());
+        let flow = chain
+            .request(&mut slots, &mut call, &mut ds, Some(&connector))
+            .await
+            .expect("flow");
+        let Flow::Respond(LocalResponse::Http { body, .. }) = flow else {
+            panic!("the caller answers itself");
+        };
+        assert_eq!(body, Bytes::from_static(b"in"));
+        assert_eq!(
+            journal.lock().expect("journal").clone(),
+            [
+                "send(stamps=a,c)",
+                "c.trailers(grpc-status=0)",
+                "a.trailers(grpc-status=0)"
+            ]
+        );
+        // The caller's state went back into its slot after the hook.
+        let state = slots.states[1]
+            .downcast_ref::<CallerState>()
+            .expect("state restored");
+        assert_eq!(state.0, 1);
     }
 }

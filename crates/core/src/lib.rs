@@ -17,6 +17,7 @@ mod error;
 mod plugin;
 mod protocol;
 mod rescue;
+mod upstream_call;
 
 pub use call::CallInfo;
 pub use chain::{Chain, DynPlugin, Slots};
@@ -24,7 +25,9 @@ pub use error::GatewayError;
 pub use plugin::{Downstream, Flow, Hooks, LocalResponse, Plugin};
 pub use protocol::CallerProtocol;
 pub use rescue::{rescue, trailers_for, Rendered};
+pub use upstream_call::{RequestCx, UpstreamConnector, UpstreamResponse};
 
+pub use http::HeaderMap;
 pub use protogate_config::{Decode, Decoder, Fields, Node, YamlPath};
 pub use protogate_grpc::status::Code;
 

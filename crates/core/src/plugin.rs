@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use pingora_http::{RequestHeader, ResponseHeader};
 
-use crate::{CallInfo, GatewayError};
+use crate::{CallInfo, GatewayError, RequestCx};
 
 /// The set of hooks a plugin implements. The chain is indexed per hook when
 /// it is built, so a hook nobody implements costs nothing per call.
@@ -115,12 +115,12 @@ pub trait Plugin: Send + Sync + 'static {
     /// The hooks this plugin implements.
     fn hooks(&self) -> Hooks;
 
-    /// After routing. May answer the call itself.
+    /// After routing. May answer the call itself, and may make its own
+    /// call to the route's upstream through [`RequestCx::call_upstream`].
     async fn request(
         &self,
         _state: &mut Self::State,
-        _call: &mut CallInfo,
-        _downstream: &mut dyn Downstream,
+        _cx: &mut RequestCx<'_>,
     ) -> Result<Flow, GatewayError> {
         Ok(Flow::Continue)
     }

@@ -6,6 +6,7 @@
 //! run the `protogate-demo` binary. The protos live in the workspace
 //! `protos/` directory and are compiled at build time without `protoc`.
 
+mod call_counter;
 mod echo_metadata;
 mod interop;
 pub mod pb;
@@ -14,10 +15,11 @@ mod server;
 mod status_details;
 mod store;
 
+pub use call_counter::{CallCounter, CountCalls};
 pub use echo_metadata::{EchoMetadata, ECHO_INITIAL_HEADER, ECHO_TRAILING_HEADER};
 pub use interop::TestServiceImpl;
 pub use product_service::ProductServiceImpl;
-pub use server::{serve, serve_with_store, MAX_MESSAGE_SIZE};
+pub use server::{serve, serve_counted, serve_with_store, MAX_MESSAGE_SIZE};
 pub use status_details::{encode_status_details, ECHO_STATUS_TYPE_URL};
 pub use store::{ProductStore, SEED_PRODUCT_IDS};
 

@@ -2,12 +2,16 @@
 //!
 //! Logs exactly one line once the listener is bound, naming the real
 //! address, so `--listen 127.0.0.1:0` can be used and the port read back.
+//! With `--count-calls` it prints `calls: N ok: N failed: N` to stdout once
+//! it has stopped (for benchmarks, whose load generators do not read
+//! `grpc-status`).
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
+use protogate_demo::CallCounter;
 use tokio::net::TcpListener;
 
 /// The demo gRPC upstream for protogate: ProductService, the interop
@@ -18,6 +22,11 @@ struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
+
+    /// Count every ProductService and TestService call by its grpc-status
+    /// and print `calls: N ok: N failed: N` to stdout on shutdown.
+    #[arg(long)]
+    count_calls: bool,
 }
 
 #[tokio::main]
@@ -44,7 +53,22 @@ async fn main() -> ExitCode {
         Err(err) => tracing::info!(%err, "protogate-demo serving (address unknown)"),
     }
 
-    match protogate_demo::serve(listener, shutdown_signal()).await {
+    let counter = args.count_calls.then(CallCounter::new);
+    let served = match &counter {
+        Some(counter) => {
+            protogate_demo::serve_counted(listener, counter.clone(), shutdown_signal()).await
+        }
+        None => protogate_demo::serve(listener, shutdown_signal()).await,
+    };
+    if let Some(counter) = counter {
+        println!(
+            "calls: {} ok: {} failed: {}",
+            counter.calls(),
+            counter.ok(),
+            counter.failed()
+        );
+    }
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(%err, "server failed");

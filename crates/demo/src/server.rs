@@ -14,6 +14,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
+use crate::call_counter::{CallCounter, CountCalls};
 use crate::echo_metadata::EchoMetadata;
 use crate::interop::TestServiceImpl;
 use crate::pb::ecommerce::v1::product_service_server::ProductServiceServer;
@@ -40,6 +41,26 @@ pub async fn serve(
 pub async fn serve_with_store(
     listener: TcpListener,
     store: ProductStore,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    serve_all(listener, store, None, shutdown).await
+}
+
+/// Like [`serve`], and every `ProductService` and `TestService` call the
+/// server answers is counted into `counter`, by its `grpc-status`; keep a
+/// clone to read the totals.
+pub async fn serve_counted(
+    listener: TcpListener,
+    counter: CallCounter,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    serve_all(listener, ProductStore::seeded(), Some(counter), shutdown).await
+}
+
+async fn serve_all(
+    listener: TcpListener,
+    store: ProductStore,
+    counter: Option<CallCounter>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let products = ProductServiceServer::new(ProductServiceImpl::new(store))
@@ -78,8 +99,8 @@ pub async fn serve_with_store(
 
     Server::builder()
         .add_service(health)
-        .add_service(products)
-        .add_service(EchoMetadata::new(interop))
+        .add_service(CountCalls::new(products, counter.clone()))
+        .add_service(CountCalls::new(EchoMetadata::new(interop), counter))
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST};
 use http::HeaderMap;
+use pingora_core::connectors::http::Connector;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
@@ -32,17 +33,23 @@ use protogate_grpc::status::parse_grpc_status;
 use crate::ctx::RequestCtx;
 use crate::downstream::SessionDownstream;
 use crate::respond::{write_failure, write_local};
+use crate::upstream_call::RouteConnector;
 use crate::{failure, Runtime};
 
-/// The gateway: a handle on the current runtime.
+/// The gateway: a handle on the current runtime, and the connection pool
+/// for calls plugins make themselves (kept across reloads).
 pub struct Gateway {
     runtime: Arc<ArcSwap<Runtime>>,
+    pool: Connector,
 }
 
 impl Gateway {
     /// A gateway serving `runtime` (swap it through the shared handle to reload).
     pub fn new(runtime: Arc<ArcSwap<Runtime>>) -> Self {
-        Self { runtime }
+        Self {
+            runtime,
+            pool: Connector::new(None),
+        }
     }
 }
 
@@ -129,10 +136,23 @@ impl ProxyHttp for Gateway {
             return Ok(true);
         };
         let flow = {
+            let Some(runtime) = ctx.runtime.clone() else {
+                return Error::e_explain(ErrorType::InternalError, "no runtime snapshot");
+            };
+            let connector = RouteConnector {
+                pool: &self.pool,
+                upstream: &route.upstream,
+                metrics: runtime.metrics(),
+            };
             let mut downstream = SessionDownstream(session);
             route
                 .chain
-                .request(&mut ctx.slots, &mut ctx.call, &mut downstream)
+                .request(
+                    &mut ctx.slots,
+                    &mut ctx.call,
+                    &mut downstream,
+                    Some(&connector),
+                )
                 .await
         };
         match flow {

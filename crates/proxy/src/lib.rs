@@ -18,6 +18,7 @@ mod respond;
 mod runtime;
 mod server;
 mod upstream;
+mod upstream_call;
 
 pub use compile::{compile, load};
 pub use gateway::Gateway;
@@ -25,3 +26,4 @@ pub use plugins::PluginConfig;
 pub use runtime::{CompiledRoute, Runtime};
 pub use server::serve;
 pub use upstream::Upstream;
+pub use upstream_call::RouteConnector;

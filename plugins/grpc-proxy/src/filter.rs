@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use http::{HeaderValue, Version};
 use protogate_core::{
-    CallInfo, CallerProtocol, Code, Downstream, Flow, GatewayError, Hooks, LocalResponse, Plugin,
+    CallInfo, CallerProtocol, Code, Flow, GatewayError, Hooks, LocalResponse, Plugin, RequestCx,
     RequestHeader,
 };
 
@@ -37,14 +37,9 @@ impl Plugin for GrpcProxy {
     /// Native gRPC over HTTP/1.x cannot carry trailers (so no `grpc-status`
     /// would ever arrive): refuse it up front with a message that says what
     /// to use instead. gRPC-Web is built for HTTP/1.1 and passes.
-    async fn request(
-        &self,
-        _state: &mut (),
-        call: &mut CallInfo,
-        downstream: &mut dyn Downstream,
-    ) -> Result<Flow, GatewayError> {
-        let version = downstream.req_header().version;
-        if call.protocol == CallerProtocol::Grpc && version != Version::HTTP_2 {
+    async fn request(&self, _state: &mut (), cx: &mut RequestCx<'_>) -> Result<Flow, GatewayError> {
+        let version = cx.downstream.req_header().version;
+        if cx.call.protocol == CallerProtocol::Grpc && version != Version::HTTP_2 {
             let error = GatewayError::new(
                 Code::Internal,
                 "gRPC needs HTTP/2 (h2c or TLS with ALPN h2); HTTP/1.1 clients can use gRPC-Web",

@@ -83,7 +83,14 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    assert_eq!(chunked.0, messages, "message count differs from FrameDecoder");
+    assert_eq!(
+        chunked.0, messages,
+        "message count differs from FrameDecoder"
+    );
     assert_eq!(chunked.1, error, "error differs from FrameDecoder");
-    assert_eq!(chunked.2, decoder.finish(), "finish differs from FrameDecoder");
+    assert_eq!(
+        chunked.2,
+        decoder.finish(),
+        "finish differs from FrameDecoder"
+    );
 });

@@ -16,7 +16,10 @@ fn check_encode(d: Duration) {
         Ok(back) => back,
         Err(e) => panic!("{d:?} encoded as {enc:?}, which does not parse: {e}"),
     };
-    assert!(back <= d.min(MAX_TIMEOUT), "{d:?} -> {enc} -> {back:?} grew");
+    assert!(
+        back <= d.min(MAX_TIMEOUT),
+        "{d:?} -> {enc} -> {back:?} grew"
+    );
     assert_eq!(back.is_zero(), d.is_zero(), "{d:?} -> {enc}");
 }
 
