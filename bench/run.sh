@@ -503,6 +503,7 @@ machine_info() {
   echo "- machine: $(nproc) CPUs, $cpu; $kernel$(grep -q hypervisor /proc/cpuinfo && echo ', virtual machine')"
   echo "- protogate $("$REL/protogate" --version 2>/dev/null | awk '{ print $2 }'), Pingora $(lock_version pingora-core), upstream protogate-demo on tonic $(lock_version tonic) / hyper $(lock_version hyper)"
   echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(haproxy -v 2>&1 | head -1 | awk '{ print "HAProxy " $3 }'), $(h2load --version 2>&1 | head -1), $(rustc --version 2>/dev/null || echo 'rustc ?')"
+  echo "- load average before / after the run: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews calls/s and latency more than CPU per call)"
   echo "- pinning: proxy on core $PROXY_CORE; upstream (TOKIO_WORKER_THREADS=1) and h2load (-t 1) on core $LOAD_CORE; one worker thread per proxy; $ROUNDS round(s), targets interleaved, medians quoted$([[ $QUICK == 1 ]] && echo '; QUICK=1 smoke run, small counts')"
 }
 
@@ -522,7 +523,9 @@ report() {
   echo "end of the response (the whole stream for streaming), from h2load's per-request log."
   echo "Peak RSS is VmHWM of the proxy process (nginx: the worker). \"upstream\" is the tonic"
   echo "upstream's CPU per call, the same work whichever proxy is in front."
-  echo "CPU is given as median [min-max] over the rounds."
+  echo "CPU is given as median [min-max] over the rounds. \"calls verified\": in how many"
+  echo "rounds h2load saw every call succeed with exactly the expected response bytes and"
+  echo "the upstream answered every call (warmup included) with grpc-status 0."
   local s t
   for s in $SCENARIOS; do
     scenario "$s"
@@ -556,9 +559,9 @@ report() {
       rounds=$(col "$s" "$t" 15 | wc -l)
       okrounds=$(col "$s" "$t" 15 | grep -cx ok || true)
       if ((okrounds == rounds)); then
-        verified="yes, $rounds/$rounds rounds: $(fmt "$S_N" 0) calls x $rounds, all OK at the upstream"
+        verified="yes ($rounds/$rounds)"
       else
-        verified="**FAILED** in $((rounds - okrounds))/$rounds rounds"
+        verified="**FAILED** ($((rounds - okrounds))/$rounds)"
       fi
       local cpu_s rel rss_s
       if [[ $t == direct ]]; then
@@ -592,6 +595,10 @@ report() {
 [[ $(nproc) -ge 2 ]] || die "needs at least 2 CPUs (proxy on core 1, load on core 0)"
 install_missing
 build
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN { exit !(l > 0.5) }'; then
+  log "warning: load average $LOAD_BEFORE: something else is running; calls/s and latency will suffer"
+fi
 write_requests
 : >"$TSV"
 

@@ -9,6 +9,7 @@
 mod support;
 
 mod cli;
+mod grpc_edges;
 mod grpc_interop;
 mod grpc_streams;
 mod http_routes;

@@ -97,19 +97,14 @@ async fn http_requests_and_connect_failures_are_counted() {
         .get(&format!("{}/nope", gateway.url()))
         .await;
     assert_eq!(reply.status, 404);
-    let requests = r#"protogate_http_requests_total{route="",status="404"}"#;
-    let metrics = metrics_when(&gateway, requests, 1.0).await;
+    // The histogram is observed after the counter: wait for it.
+    let observed = r#"protogate_http_request_duration_seconds_count{route="",status="404"}"#;
+    let metrics = metrics_when(&gateway, observed, 1.0).await;
     let failures =
         format!(r#"protogate_upstream_connect_failures_total{{target="{dead}",upstream="demo"}}"#);
     assert_eq!(value_of(&metrics, &failures), Some(1.0), "{metrics}");
-    assert_eq!(
-        value_of(
-            &metrics,
-            r#"protogate_http_requests_total{route="",status="404"}"#
-        ),
-        Some(1.0),
-        "{metrics}"
-    );
+    let requests = r#"protogate_http_requests_total{route="",status="404"}"#;
+    assert_eq!(value_of(&metrics, requests), Some(1.0), "{metrics}");
     assert!(
         metrics.contains("protogate_http_request_duration_seconds_bucket"),
         "{metrics}"

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use protogate_testkit::{free_port, Gateway, RawUpstream};
+
 use crate::support::{gateway_with_demo, protos_dir, repo_dir};
 
 /// The venv the README's test command creates; `PROTOGATE_PYTHON` overrides.
@@ -58,4 +60,51 @@ async fn grpcio_interop_cases_pass_through_the_gateway() {
             "{case} did not pass:\n{stdout}"
         );
     }
+}
+
+#[tokio::test]
+async fn grpcio_sees_gateway_errors_as_grpc_statuses() {
+    let raw = RawUpstream::start().await;
+    let dead = free_port();
+    let gateway = Gateway::start(&format!(
+        r#"
+server:
+  listen: [{{ address: "{{listen}}" }}]
+  admin: "{{admin}}"
+  threads: 1
+upstreams:
+  raw: {{ protocol: grpc, targets: ["{raw}"] }}
+  dead: {{ protocol: grpc, targets: ["127.0.0.1:{dead}"] }}
+routes:
+  - name: raw
+    match: {{ grpc_service: test.Raw }}
+    upstream: raw
+    timeout: 300ms
+    plugins:
+      - grpc_proxy: {{ max_message_size: 1KiB }}
+  - name: dead
+    match: {{ grpc_service: test.Dead }}
+    upstream: dead
+"#,
+        raw = raw.addr
+    ))
+    .await;
+    let script = PathBuf::from(repo_dir()).join("tests/interop/edge_client.py");
+    let target = format!("127.0.0.1:{}", gateway.port);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python())
+            .arg(script)
+            .args(["--target", &target])
+            .output()
+            .expect("run the Python edge client")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "grpcio edge cases failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
 }

@@ -41,6 +41,8 @@ routes:
   - name: interop
     match: {{ grpc_service: grpc.testing.TestService }}
     upstream: demo
+    plugins:
+      - grpc_proxy: {{ max_message_size: 8MiB }}   # large_unary sends 4 MiB payloads
   - name: unimplemented-service
     match: {{ grpc_service: grpc.testing.UnimplementedService }}
     upstream: demo

@@ -28,7 +28,7 @@ pub use rescue::{rescue, trailers_for, Rendered};
 pub use upstream_call::{RequestCx, UpstreamConnector, UpstreamResponse};
 
 pub use http::HeaderMap;
-pub use protogate_config::{Decode, Decoder, Fields, Node, YamlPath};
+pub use protogate_config::{ByteSize, Decode, Decoder, Fields, Node, Timeout, YamlPath};
 pub use protogate_grpc::status::Code;
 
 /// Re-exported so plugins name Pingora's header types without depending on it.

@@ -9,8 +9,8 @@
 use std::future::Future;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
@@ -97,13 +97,18 @@ async fn serve_all(
         .inspect_err(|err| tracing::error!(%err, "server reflection v1alpha disabled"))
         .ok();
 
+    // `serve_with_incoming` skips the builder's socket options, so set
+    // TCP_NODELAY here as tonic's own `serve` does: without it, Nagle's
+    // algorithm holds back small writes (a trailers frame, a streamed
+    // message) for up to a delayed-ACK period.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     Server::builder()
         .add_service(health)
         .add_service(CountCalls::new(products, counter.clone()))
         .add_service(CountCalls::new(EchoMetadata::new(interop), counter))
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }
 

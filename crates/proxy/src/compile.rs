@@ -45,13 +45,19 @@ pub fn compile(config: &GatewayConfig, d: &mut Decoder, metrics: &Arc<Metrics>) 
         let Some(upstream) = upstreams.get(route.upstream.value.as_str()) else {
             continue; // the parser already reported the missing upstream
         };
-        let chain = build_chain(&globals, &plugins, matches_grpc_callers(&route.matcher));
+        let configs = chain_configs(&globals, &plugins, matches_grpc_callers(&route.matcher));
+        let grpc = configs
+            .iter()
+            .find_map(PluginConfig::as_grpc_proxy)
+            .cloned();
+        let chain = Chain::new(configs.iter().map(PluginConfig::build).collect());
         routes.push(Arc::new(CompiledRoute::new(
             Arc::from(route.name.as_str()),
             route_spec(&route.matcher),
             Arc::clone(upstream),
             chain,
             route.timeout,
+            grpc,
             known.len(),
         )));
     }
@@ -171,25 +177,30 @@ fn decode_plugins(entries: &[PluginEntry], d: &mut Decoder) -> Vec<PluginConfig>
         .collect()
 }
 
-/// Global plugins first, then the route's own. A plugin named in both runs
-/// once, with the route's settings; a gRPC route gets `grpc_proxy` with its
-/// defaults unless it names it.
-fn build_chain(globals: &[PluginConfig], own: &[PluginConfig], grpc_route: bool) -> Chain {
-    let mut configs: Vec<&PluginConfig> = globals
+/// The route's chain, in run order: global plugins first, then the
+/// route's own. A plugin named in both runs once, with the route's
+/// settings; a gRPC route gets `grpc_proxy` with its defaults unless it
+/// names it.
+fn chain_configs(
+    globals: &[PluginConfig],
+    own: &[PluginConfig],
+    grpc_route: bool,
+) -> Vec<PluginConfig> {
+    let mut configs: Vec<PluginConfig> = globals
         .iter()
         .filter(|g| !own.iter().any(|o| o.name() == g.name()))
+        .cloned()
         .collect();
     let default_grpc = PluginConfig::default_grpc_proxy();
     let names_grpc_proxy = configs
         .iter()
-        .copied()
         .chain(own)
         .any(|c| c.name() == default_grpc.name());
     if grpc_route && !names_grpc_proxy {
-        configs.push(&default_grpc);
+        configs.push(default_grpc);
     }
-    configs.extend(own.iter());
-    Chain::new(configs.into_iter().map(PluginConfig::build).collect())
+    configs.extend(own.iter().cloned());
+    configs
 }
 
 fn matches_grpc_callers(matcher: &MatchConfig) -> bool {

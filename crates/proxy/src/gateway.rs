@@ -158,6 +158,20 @@ impl ProxyHttp for Gateway {
         match flow {
             Ok(Flow::Continue) => {
                 route.chain.mark_request_complete(&mut ctx.slots);
+                if forwards_natively(&route, ctx, session) {
+                    let Some(runtime) = ctx.runtime.clone() else {
+                        return Error::e_explain(ErrorType::InternalError, "no runtime snapshot");
+                    };
+                    crate::grpc_forward::forward(
+                        session,
+                        ctx,
+                        &route,
+                        &self.pool,
+                        runtime.metrics(),
+                    )
+                    .await;
+                    return Ok(true);
+                }
                 Ok(false)
             }
             Ok(Flow::Respond(answer)) => {
@@ -365,6 +379,16 @@ impl ProxyHttp for Gateway {
             runtime.metrics().http_request(route, status, elapsed);
         }
     }
+}
+
+/// Native gRPC callers on HTTP/2 to a `grpc_proxy` route with a gRPC
+/// upstream go through the gateway's own forwarding loop (deadlines,
+/// message limits, safe retries); everything else rides Pingora's pipeline.
+fn forwards_natively(route: &crate::CompiledRoute, ctx: &RequestCtx, session: &Session) -> bool {
+    route.grpc.is_some()
+        && route.upstream.is_grpc()
+        && ctx.call.protocol == CallerProtocol::Grpc
+        && session.req_header().version == http::Version::HTTP_2
 }
 
 /// The code a gRPC call ended with: the upstream's or the gateway's

@@ -13,6 +13,7 @@ mod ctx;
 mod downstream;
 mod failure;
 mod gateway;
+mod grpc_forward;
 mod plugins;
 mod respond;
 mod runtime;

@@ -58,6 +58,14 @@ impl PluginConfig {
         }
     }
 
+    /// The `grpc_proxy` settings, if this is that plugin: the proxy's own
+    /// gRPC forwarding applies them.
+    pub fn as_grpc_proxy(&self) -> Option<&GrpcProxyConfig> {
+        match self {
+            Self::GrpcProxy(settings) => Some(settings),
+        }
+    }
+
     /// The default configuration of `grpc_proxy`, given to every route that
     /// matches gRPC callers and does not name it.
     pub fn default_grpc_proxy() -> Self {

@@ -8,6 +8,7 @@ use protogate_config::Timeout;
 use protogate_core::Chain;
 use protogate_grpc::catalog::{Catalog, RpcKind};
 use protogate_metrics::{GrpcMethodMetrics, Metrics};
+use protogate_plugin_grpc_proxy::GrpcProxyConfig;
 use protogate_router::{RouteSpec, RouteTable};
 
 use crate::Upstream;
@@ -38,6 +39,9 @@ pub struct CompiledRoute {
     pub chain: Chain,
     /// The route's cap for calls without a deadline (`None`: the upstream's).
     pub timeout: Option<Timeout>,
+    /// The `grpc_proxy` settings, when the route runs that plugin: such
+    /// routes forward native gRPC calls through [`crate::grpc_forward`].
+    pub grpc: Option<GrpcProxyConfig>,
     /// Per-method metric handles, created on first use; the last slot is
     /// the shared `unknown` method.
     grpc_metrics: Vec<OnceLock<Arc<GrpcMethodMetrics>>>,
@@ -51,6 +55,7 @@ impl CompiledRoute {
         upstream: Arc<Upstream>,
         chain: Chain,
         timeout: Option<Timeout>,
+        grpc: Option<GrpcProxyConfig>,
         known_methods: usize,
     ) -> Self {
         Self {
@@ -59,8 +64,15 @@ impl CompiledRoute {
             upstream,
             chain,
             timeout,
+            grpc,
             grpc_metrics: (0..=known_methods).map(|_| OnceLock::new()).collect(),
         }
+    }
+
+    /// The cap for a call that carries no `grpc-timeout`: the route's
+    /// `timeout`, else the upstream's.
+    pub fn default_timeout(&self) -> Timeout {
+        self.timeout.unwrap_or(self.upstream.timeout)
     }
 }
 

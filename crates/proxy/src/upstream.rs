@@ -8,9 +8,12 @@ use pingora_core::upstreams::peer::HttpPeer;
 use protogate_config::{Timeout, UpstreamConfig, UpstreamProtocol};
 
 /// How many concurrent streams one upstream HTTP/2 connection may carry
-/// before Pingora opens another. Pingora's default is 1, which would open a
-/// connection per concurrent call; the server's own SETTINGS still cap it.
-const MAX_H2_STREAMS_PER_CONNECTION: usize = 1000;
+/// before the pool opens another. Pingora's default is 1, which would open
+/// a connection per concurrent call. 100 stays under common server limits
+/// (hyper 200, nginx 128, Go 250) even before the server's SETTINGS arrive,
+/// and spreads a burst over a few connections: a burst of 1,000 new streams
+/// on one connection made a tonic upstream drop it.
+const MAX_H2_STREAMS_PER_CONNECTION: usize = 100;
 
 /// One target of an upstream, with its peer template built at load.
 #[derive(Debug)]

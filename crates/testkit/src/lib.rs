@@ -10,6 +10,8 @@ mod gateway;
 mod http_client;
 mod http_upstream;
 mod ports;
+mod raw_client;
+mod raw_upstream;
 mod upstream;
 mod wait;
 
@@ -17,5 +19,7 @@ pub use gateway::{protogate_bin, Gateway, GatewayBuilder};
 pub use http_client::{HttpClient, HttpReply};
 pub use http_upstream::HttpEcho;
 pub use ports::free_port;
+pub use raw_client::{frame, RawClient, RawReply};
+pub use raw_upstream::RawUpstream;
 pub use upstream::{DemoProcess, DemoUpstream};
 pub use wait::eventually;

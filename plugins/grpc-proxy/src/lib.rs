@@ -10,7 +10,7 @@
 mod config;
 mod filter;
 
-pub use config::GrpcProxyConfig;
+pub use config::{GrpcProxyConfig, DEFAULT_MAX_MESSAGE_SIZE};
 pub use filter::GrpcProxy;
 
 /// The name used in the config file.

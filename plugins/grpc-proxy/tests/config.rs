@@ -24,7 +24,12 @@ fn the_readme_example_parses_and_decodes() {
     assert_eq!(entry.name, "grpc_proxy");
     let mut d = Decoder::new("README.md".into());
     let decoded = GrpcProxyConfig::decode(&entry.body, &entry.path, &mut d);
-    assert_eq!(decoded, Some(GrpcProxyConfig::default()));
+    assert_eq!(
+        decoded,
+        Some(GrpcProxyConfig {
+            max_message_size: 8 * 1024 * 1024
+        })
+    );
     assert!(!d.has_errors());
 }
 
@@ -39,6 +44,6 @@ fn unknown_keys_are_errors_with_position() {
     let text = d.into_diagnostics().to_string();
     assert_eq!(
         text.trim_end(),
-        "x.yaml:1:15: grpc_proxy.max_mesage_size: unknown key `max_mesage_size`; this mapping takes no keys"
+        "x.yaml:1:15: grpc_proxy.max_mesage_size: unknown key `max_mesage_size`; expected one of: max_message_size; did you mean `max_message_size`?"
     );
 }

@@ -1,0 +1,73 @@
+//! Native gRPC forwarding: the proxy loop for calls on `grpc_proxy` routes.
+//!
+//! Pingora's own proxy loop moves gRPC bytes well, but it has no per-call
+//! timer (its read timeout resets on every read and retires the shared
+//! upstream connection when it fires) and no view of message boundaries.
+//! gRPC calls need both, so for a native gRPC caller on HTTP/2 the gateway
+//! runs this loop instead, over Pingora's downstream session and Pingora's
+//! pooled upstream HTTP/2 connections:
+//!
+//! - the deadline (the caller's `grpc-timeout`, else the route's or the
+//!   upstream's `timeout`) is a timer of this call alone: when it fires, the
+//!   upstream stream is reset, the caller gets DEADLINE_EXCEEDED, and every
+//!   other stream on the same upstream connection carries on;
+//! - the upstream is told the remaining budget in `grpc-timeout`;
+//! - every message's 5-byte prefix is checked as it streams by, in both
+//!   directions, without buffering the message: over `max_message_size` is
+//!   RESOURCE_EXHAUSTED, a malformed frame is INVALID_ARGUMENT;
+//! - a call the upstream never saw (connect failure, REFUSED_STREAM, or a
+//!   GOAWAY that left the stream unprocessed) is retried on the next target
+//!   while the request body sent so far fits the replay buffer;
+//! - the caller going away resets the upstream stream.
+//!
+//! The chain's hooks run here as in Pingora's pipeline: `upstream_request`
+//! before the request goes out, `request_body` per chunk, `response`,
+//! `response_body` and `response_trailers` on the way back.
+
+mod deadline;
+mod frames;
+mod open;
+mod pump;
+
+use pingora_core::connectors::http::Connector;
+use pingora_proxy::Session;
+use protogate_core::Code;
+use protogate_metrics::Metrics;
+
+use crate::ctx::RequestCtx;
+use crate::respond::write_failure;
+use crate::CompiledRoute;
+
+/// Why a forwarded call ended early.
+#[derive(Debug)]
+pub(crate) enum Ending {
+    /// The gateway answers the caller with this error.
+    Error(protogate_core::GatewayError),
+    /// The caller went away (reset or disconnect): nothing to write back.
+    CallerGone,
+}
+
+impl From<protogate_core::GatewayError> for Ending {
+    fn from(error: protogate_core::GatewayError) -> Self {
+        Ending::Error(error)
+    }
+}
+
+/// Forwards one native gRPC call and answers the caller whatever happens.
+pub(crate) async fn forward(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    route: &CompiledRoute,
+    pool: &Connector,
+    metrics: &Metrics,
+) {
+    match pump::run(session, ctx, route, pool, metrics).await {
+        Ok(()) => {}
+        Err(Ending::Error(error)) => {
+            write_failure(session, ctx, &error).await;
+        }
+        Err(Ending::CallerGone) => {
+            ctx.call.grpc_status = Some(Code::Canceled);
+        }
+    }
+}

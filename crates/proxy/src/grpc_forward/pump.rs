@@ -1,0 +1,405 @@
+//! The forwarding loop of one call.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use pingora_core::connectors::http::Connector;
+use pingora_core::protocols::http::client::HttpSession;
+use pingora_core::protocols::http::v2::client::Http2Session;
+use pingora_core::protocols::http::ServerSession;
+use pingora_http::RequestHeader;
+use pingora_proxy::Session;
+use protogate_core::GatewayError;
+use protogate_grpc::status::parse_grpc_status;
+use protogate_metrics::Metrics;
+use tokio::time::Instant;
+
+use super::deadline::{call_deadline, exceeded, tell_upstream};
+use super::frames::{Direction, FrameGuard};
+use super::open::{open_stream, OpenStream};
+use super::Ending;
+use crate::ctx::RequestCtx;
+use crate::CompiledRoute;
+
+/// Request bytes kept for replaying a call the upstream refused unseen,
+/// as Pingora's own retry buffer.
+const REPLAY_LIMIT: usize = 64 * 1024;
+
+/// Headers that belong to one HTTP connection and never travel on.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Where the upstream's answer is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Header,
+    Body,
+    Trailers,
+}
+
+enum Down {
+    Chunk(Bytes),
+    End,
+    Gone,
+}
+
+enum Up {
+    Header,
+    Body(Bytes),
+    BodyEnd,
+    Trailers(Option<HeaderMap>),
+    Failed(UpFailure),
+}
+
+enum UpFailure {
+    /// The upstream refused the stream or is going away without having
+    /// processed it: safe to send elsewhere.
+    Unprocessed(String),
+    /// Anything else: the call may have been seen.
+    Other(String),
+}
+
+/// The request body sent so far, kept while it is small enough to replay.
+#[derive(Default)]
+struct Replay {
+    chunks: Vec<Bytes>,
+    len: usize,
+    truncated: bool,
+}
+
+impl Replay {
+    fn keep(&mut self, chunk: &Bytes) {
+        if self.truncated {
+            return;
+        }
+        self.len += chunk.len();
+        if self.len > REPLAY_LIMIT {
+            self.truncated = true;
+            self.chunks.clear();
+        } else {
+            self.chunks.push(chunk.clone());
+        }
+    }
+}
+
+/// Runs one call to completion, or to the reason it ended early.
+pub(crate) async fn run(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    route: &CompiledRoute,
+    pool: &Connector,
+    metrics: &Metrics,
+) -> Result<(), Ending> {
+    let limit = route
+        .grpc
+        .as_ref()
+        .map_or(protogate_plugin_grpc_proxy::DEFAULT_MAX_MESSAGE_SIZE, |g| {
+            g.max_message_size
+        });
+    let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+    let started = Instant::from_std(ctx.call.started);
+    let from_caller = session.req_header().headers.contains_key("grpc-timeout");
+    let deadline = call_deadline(session.req_header(), started, route.default_timeout())?;
+
+    let mut request = upstream_request(session.req_header())?;
+    if let Some(deadline) = deadline {
+        tell_upstream(&mut request, deadline)?;
+    }
+    route
+        .chain
+        .upstream_request(&mut ctx.slots, &mut ctx.call, &mut request)?;
+
+    let ServerSession::H2(down) = session.downstream_session.as_mut() else {
+        return Err(GatewayError::internal("gRPC forwarding needs an HTTP/2 caller").into());
+    };
+    let upstream = &route.upstream;
+    let mut down_done = down.is_body_done();
+    let start = upstream.next_start();
+    let mut attempts = 1;
+    let mut stream = within(
+        deadline,
+        open_stream(pool, upstream, metrics, start, &request, down_done),
+    )
+    .await
+    .map_err(|_| exceeded(from_caller))??;
+    ctx.target = Some(stream.target.clone());
+
+    let mut requests = FrameGuard::new(limit, Direction::Request);
+    let mut responses = FrameGuard::new(limit, Direction::Response);
+    let mut replay = Replay::default();
+    let mut phase = Phase::Header;
+
+    let timer = tokio::time::sleep_until(deadline.unwrap_or_else(far_future));
+    tokio::pin!(timer);
+
+    loop {
+        enum Event {
+            Deadline,
+            Down(Down),
+            Up(Up),
+        }
+        let event = tokio::select! {
+            biased;
+            () = &mut timer, if deadline.is_some() => Event::Deadline,
+            down_event = poll_fn(|cx| poll_downstream(down, down_done, cx)) => Event::Down(down_event),
+            up_event = next_upstream(&mut stream.session, phase) => Event::Up(up_event),
+        };
+        match event {
+            Event::Deadline => {
+                give_back(pool, stream).await; // resets this stream only
+                return Err(exceeded(from_caller).into());
+            }
+            Event::Down(Down::Gone) => {
+                give_back(pool, stream).await;
+                return Err(Ending::CallerGone);
+            }
+            Event::Down(Down::Chunk(chunk)) => {
+                if let Err(error) = requests.check(&chunk) {
+                    give_back(pool, stream).await;
+                    return Err(error.into());
+                }
+                let mut body = Some(chunk);
+                route
+                    .chain
+                    .request_body(&mut ctx.slots, &mut ctx.call, &mut body, false)?;
+                if let Some(chunk) = body {
+                    replay.keep(&chunk);
+                    let sent =
+                        within(deadline, stream.session.write_request_body(chunk, false)).await;
+                    match sent {
+                        Err(_) => {
+                            give_back(pool, stream).await;
+                            return Err(exceeded(from_caller).into());
+                        }
+                        // The upstream stopped reading (it may have answered
+                        // already): stop sending and read its answer.
+                        Ok(Err(_)) => down_done = true,
+                        Ok(Ok(())) => {}
+                    }
+                }
+            }
+            Event::Down(Down::End) => {
+                down_done = true;
+                if let Err(error) = requests.finish() {
+                    give_back(pool, stream).await;
+                    return Err(error.into());
+                }
+                let mut body = None;
+                route
+                    .chain
+                    .request_body(&mut ctx.slots, &mut ctx.call, &mut body, true)?;
+                let last = body.unwrap_or_default();
+                replay.keep(&last);
+                // A failed end-of-stream write surfaces on the response side.
+                let _ = within(deadline, stream.session.write_request_body(last, true)).await;
+            }
+            Event::Up(Up::Header) => {
+                let Some(mut header) = stream.session.response_header().cloned() else {
+                    give_back(pool, stream).await;
+                    return Err(
+                        GatewayError::unavailable("upstream answered without a header").into(),
+                    );
+                };
+                let end = stream.session.response_finished();
+                if let Some(status) = header.headers.get("grpc-status") {
+                    ctx.call.grpc_status = parse_grpc_status(status.as_bytes());
+                }
+                route
+                    .chain
+                    .response(&mut ctx.slots, &mut ctx.call, &mut header)?;
+                ctx.call.http_status = Some(header.status.as_u16());
+                if down.write_response_header(Box::new(header), end).is_err() {
+                    give_back(pool, stream).await;
+                    return Err(Ending::CallerGone);
+                }
+                if end {
+                    give_back(pool, stream).await;
+                    return Ok(());
+                }
+                phase = Phase::Body;
+            }
+            Event::Up(Up::Body(chunk)) => {
+                if let Err(error) = responses.check(&chunk) {
+                    give_back(pool, stream).await;
+                    return Err(error.into());
+                }
+                let mut body = Some(chunk);
+                route
+                    .chain
+                    .response_body(&mut ctx.slots, &mut ctx.call, &mut body, false)?;
+                if let Some(chunk) = body {
+                    match within(deadline, down.write_body(chunk, false)).await {
+                        Err(_) => {
+                            give_back(pool, stream).await;
+                            return Err(exceeded(from_caller).into());
+                        }
+                        Ok(Err(_)) => {
+                            give_back(pool, stream).await;
+                            return Err(Ending::CallerGone);
+                        }
+                        Ok(Ok(())) => {}
+                    }
+                }
+            }
+            Event::Up(Up::BodyEnd) => phase = Phase::Trailers,
+            Event::Up(Up::Trailers(Some(mut trailers))) => {
+                if let Err(error) = responses.finish() {
+                    give_back(pool, stream).await;
+                    return Err(error.into());
+                }
+                if let Some(status) = trailers.get("grpc-status") {
+                    ctx.call.grpc_status = parse_grpc_status(status.as_bytes());
+                }
+                route
+                    .chain
+                    .response_trailers(&mut ctx.slots, &mut ctx.call, &mut trailers)?;
+                let written = down.write_trailers(trailers);
+                give_back(pool, stream).await;
+                return written.map_err(|_| Ending::CallerGone);
+            }
+            Event::Up(Up::Trailers(None)) => {
+                give_back(pool, stream).await;
+                return Err(GatewayError::internal(format!(
+                    "upstream `{}` ({}) ended the stream without grpc-status",
+                    upstream.name,
+                    ctx.target.as_deref().unwrap_or("?")
+                ))
+                .into());
+            }
+            Event::Up(Up::Failed(UpFailure::Unprocessed(reason)))
+                if phase == Phase::Header && !replay.truncated && attempts < upstream.len() =>
+            {
+                // The upstream never processed this stream: replay it on the
+                // next target.
+                log::debug!(
+                    "upstream {} refused the call ({reason}); retrying",
+                    stream.target
+                );
+                give_back(pool, stream).await;
+                let next = start.wrapping_add(attempts);
+                attempts += 1;
+                let resend_end = down_done && replay.chunks.is_empty();
+                stream = within(
+                    deadline,
+                    open_stream(pool, upstream, metrics, next, &request, resend_end),
+                )
+                .await
+                .map_err(|_| exceeded(from_caller))??;
+                ctx.target = Some(stream.target.clone());
+                let count = replay.chunks.len();
+                for (index, chunk) in replay.chunks.iter().enumerate() {
+                    let end = down_done && index + 1 == count;
+                    let _ = stream.session.write_request_body(chunk.clone(), end).await;
+                }
+            }
+            Event::Up(Up::Failed(UpFailure::Unprocessed(reason) | UpFailure::Other(reason))) => {
+                let target = stream.target.clone();
+                give_back(pool, stream).await;
+                return Err(GatewayError::unavailable(format!(
+                    "upstream `{}` ({target}): {reason}",
+                    upstream.name
+                ))
+                .into());
+            }
+        }
+    }
+}
+
+/// The request as the upstream gets it: the caller's, minus headers that
+/// belong to the caller's connection, with `te: trailers`.
+fn upstream_request(caller: &RequestHeader) -> Result<RequestHeader, GatewayError> {
+    let mut request = caller.clone();
+    for name in HOP_BY_HOP {
+        request.remove_header(*name);
+    }
+    request
+        .insert_header(http::header::TE, "trailers")
+        .map_err(|e| GatewayError::internal(e.to_string()))?;
+    Ok(request)
+}
+
+/// The caller's next body chunk, or, once the body is done, the caller
+/// resetting or closing the stream.
+fn poll_downstream(
+    down: &mut pingora_core::protocols::http::v2::server::HttpSession,
+    body_done: bool,
+    cx: &mut Context<'_>,
+) -> Poll<Down> {
+    if body_done {
+        let mut idle = down.idle();
+        return Pin::new(&mut idle).poll(cx).map(|_| Down::Gone);
+    }
+    match down.poll_read_body_bytes(cx) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Down::Chunk(chunk)),
+        Poll::Ready(None) => Poll::Ready(Down::End),
+        Poll::Ready(Some(Err(_))) => Poll::Ready(Down::Gone),
+    }
+}
+
+/// The upstream's next event in the current phase.
+async fn next_upstream(session: &mut Http2Session, phase: Phase) -> Up {
+    match phase {
+        Phase::Header => match poll_fn(|cx| session.poll_read_response_header(cx)).await {
+            Ok(()) => Up::Header,
+            Err(e) => Up::Failed(classify_h2(&e)),
+        },
+        Phase::Body => match poll_fn(|cx| session.poll_read_response_body(cx)).await {
+            Some(Ok(chunk)) => Up::Body(chunk),
+            Some(Err(e)) => Up::Failed(classify_h2(&e)),
+            None => Up::BodyEnd,
+        },
+        Phase::Trailers => match session.read_trailers().await {
+            Ok(trailers) => Up::Trailers(trailers),
+            Err(e) => Up::Failed(UpFailure::Other(format!(
+                "stream failed: {}",
+                e.etype().as_str()
+            ))),
+        },
+    }
+}
+
+fn classify_h2(error: &h2::Error) -> UpFailure {
+    let refused = error.reason() == Some(h2::Reason::REFUSED_STREAM) && error.is_remote();
+    let going_away = error.is_go_away() && error.is_remote();
+    if refused || going_away {
+        UpFailure::Unprocessed(format!("stream refused ({error})"))
+    } else if error.is_io() {
+        UpFailure::Other(format!("connection lost ({error})"))
+    } else {
+        UpFailure::Other(format!("stream reset ({error})"))
+    }
+}
+
+/// Hands the stream's connection back to the pool. An unfinished stream is
+/// reset (the upstream call is cancelled); other streams on the same
+/// connection carry on.
+async fn give_back(pool: &Connector, stream: OpenStream) {
+    pool.release_http_session(HttpSession::H2(stream.session), &*stream.peer, None)
+        .await;
+}
+
+/// Awaits `future`, bounded by the deadline when there is one.
+async fn within<F: Future>(
+    deadline: Option<Instant>,
+    future: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await,
+        None => Ok(future.await),
+    }
+}
+
+/// A timer that never fires within a call's life (used when there is no
+/// deadline; the branch is disabled anyway).
+fn far_future() -> Instant {
+    Instant::now() + std::time::Duration::from_secs(86_400 * 365)
+}
