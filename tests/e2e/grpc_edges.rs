@@ -7,17 +7,15 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use protogate_testkit::{frame, free_port, Gateway, RawClient, RawUpstream};
 
+use crate::support::SERVER;
+
 /// A gateway in front of raw upstreams: `raw` (target list as given) with
 /// a 1 KiB message limit.
 async fn gateway_for(targets: &[std::net::SocketAddr], route_timeout: &str) -> Gateway {
     let targets: Vec<String> = targets.iter().map(|a| format!("\"{a}\"")).collect();
     Gateway::start(&format!(
         r#"
-server:
-  listen: [{{ address: "{{listen}}" }}]
-  admin: "{{admin}}"
-  threads: 1
-upstreams:
+{SERVER}upstreams:
   raw: {{ protocol: grpc, targets: [{targets}], connect_timeout: 500ms }}
 routes:
   - name: raw
@@ -230,11 +228,7 @@ async fn stream_and_header_limits_are_announced_and_enforced() {
     let raw = RawUpstream::start().await;
     let gateway = Gateway::start(&format!(
         r#"
-server:
-  listen: [{{ address: "{{listen}}" }}]
-  admin: "{{admin}}"
-  threads: 1
-  max_concurrent_streams: 7
+{SERVER}  max_concurrent_streams: 7
 upstreams:
   raw: {{ protocol: grpc, targets: ["{raw}"] }}
 routes:

@@ -9,7 +9,7 @@ use protogate_demo::pb::grpc::testing::{ResponseParameters, StreamingOutputCallR
 use protogate_testkit::{free_port, DemoProcess, DemoUpstream, Gateway};
 use tonic::Code;
 
-use crate::support::{channel, gateway_with_demo, protos_dir, test_client};
+use crate::support::{channel, gateway_with_demo, protos_dir, test_client, SERVER};
 
 #[tokio::test]
 async fn a_thousand_concurrent_streams_share_one_client_connection() {
@@ -59,11 +59,7 @@ async fn an_upstream_killed_under_an_open_stream_fails_that_stream_only() {
     let protos = protos_dir();
     let gateway = Gateway::start(&format!(
         r#"
-server:
-  listen: [{{ address: "{{listen}}" }}]
-  admin: "{{admin}}"
-  threads: 1
-descriptors:
+{SERVER}descriptors:
   - path: {protos}/grpc/testing/interop.proto
     import_paths: [{protos}]
 upstreams:

@@ -5,14 +5,12 @@ use bytes::Bytes;
 use http::Method;
 use protogate_testkit::{Gateway, HttpClient, HttpEcho};
 
+use crate::support::SERVER;
+
 fn config(echo: &HttpEcho) -> String {
     format!(
         r#"
-server:
-  listen: [{{ address: "{{listen}}" }}]
-  admin: "{{admin}}"
-  threads: 1
-upstreams:
+{SERVER}upstreams:
   legacy: {{ protocol: http, targets: ["{addr}"] }}
 routes:
   - name: legacy

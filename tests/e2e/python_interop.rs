@@ -6,7 +6,7 @@ use std::process::Command;
 
 use protogate_testkit::{free_port, Gateway, RawUpstream};
 
-use crate::support::{gateway_with_demo, protos_dir, repo_dir};
+use crate::support::{gateway_with_demo, protos_dir, repo_dir, SERVER};
 
 /// The venv the README's test command creates; `PROTOGATE_PYTHON` overrides.
 fn python() -> PathBuf {
@@ -22,26 +22,33 @@ fn python() -> PathBuf {
     venv
 }
 
-#[tokio::test]
-async fn grpcio_interop_cases_pass_through_the_gateway() {
-    let (gateway, _upstream) = gateway_with_demo().await;
-    let script = PathBuf::from(repo_dir()).join("tests/interop/interop_client.py");
-    let target = format!("127.0.0.1:{}", gateway.port);
+/// Runs one of the Python scripts in `tests/interop/` with the venv's
+/// interpreter; returns its success, stdout and stderr.
+async fn run_python(script: &str, args: Vec<String>) -> (bool, String, String) {
+    let script = PathBuf::from(repo_dir()).join("tests/interop").join(script);
     let output = tokio::task::spawn_blocking(move || {
         Command::new(python())
-            .arg(script)
-            .args(["--target", &target, "--protos", &protos_dir()])
+            .arg(&script)
+            .args(&args)
             .output()
-            .expect("run the Python interop client")
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()))
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
+    (
         output.status.success(),
-        "grpcio interop failed:\n{stdout}\n{stderr}"
-    );
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn grpcio_interop_cases_pass_through_the_gateway() {
+    let (gateway, _upstream) = gateway_with_demo().await;
+    let target = format!("127.0.0.1:{}", gateway.port);
+    let args = vec!["--target".into(), target, "--protos".into(), protos_dir()];
+    let (ok, stdout, stderr) = run_python("interop_client.py", args).await;
+    assert!(ok, "grpcio interop failed:\n{stdout}\n{stderr}");
     for case in [
         "empty_unary",
         "large_unary",
@@ -68,11 +75,7 @@ async fn grpcio_sees_gateway_errors_as_grpc_statuses() {
     let dead = free_port();
     let gateway = Gateway::start(&format!(
         r#"
-server:
-  listen: [{{ address: "{{listen}}" }}]
-  admin: "{{admin}}"
-  threads: 1
-upstreams:
+{SERVER}upstreams:
   raw: {{ protocol: grpc, targets: ["{raw}"] }}
   dead: {{ protocol: grpc, targets: ["127.0.0.1:{dead}"] }}
 routes:
@@ -89,22 +92,8 @@ routes:
         raw = raw.addr
     ))
     .await;
-    let script = PathBuf::from(repo_dir()).join("tests/interop/edge_client.py");
     let target = format!("127.0.0.1:{}", gateway.port);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python())
-            .arg(script)
-            .args(["--target", &target])
-            .output()
-            .expect("run the Python edge client")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "grpcio edge cases failed:\n{stdout}\n{stderr}"
-    );
+    let (ok, stdout, stderr) = run_python("edge_client.py", vec!["--target".into(), target]).await;
+    assert!(ok, "grpcio edge cases failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
 }

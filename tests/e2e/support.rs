@@ -6,6 +6,16 @@ use protogate_demo::pb::grpc::testing::test_service_client::TestServiceClient;
 use protogate_testkit::{DemoUpstream, Gateway};
 use tonic::transport::{Channel, Endpoint};
 
+/// The `server` section every test gateway starts with: ephemeral
+/// loopback ports (filled in by the testkit), one worker thread, a short
+/// drain. A test may add more `server` keys on the lines right after it.
+pub const SERVER: &str = r#"server:
+  listen: [{ address: "{listen}" }]
+  admin: "{admin}"
+  threads: 1
+  grace_period: 1s
+"#;
+
 /// The repository's `protos/` directory.
 pub fn protos_dir() -> String {
     format!("{}/../protos", env!("CARGO_MANIFEST_DIR"))
@@ -22,12 +32,7 @@ pub fn interop_config(upstreams: &[std::net::SocketAddr]) -> String {
     let targets: Vec<String> = upstreams.iter().map(|a| format!("\"{a}\"")).collect();
     format!(
         r#"
-server:
-  listen: [{{ address: "{{listen}}" }}]
-  admin: "{{admin}}"
-  threads: 1
-  grace_period: 1s
-descriptors:
+{SERVER}descriptors:
   - path: {protos}/grpc/testing/interop.proto
     import_paths: [{protos}]
   - path: {protos}/ecommerce/v1/product.proto
