@@ -17,7 +17,7 @@
 # and the script exits 1 at the end.
 #
 # Usage (from the repository root):
-#   bench/run.sh                 # full run, about 10 minutes on 2 cores
+#   bench/run.sh                 # full run: 5 rounds, about 9 minutes on 2 cores
 #   QUICK=1 bench/run.sh         # smoke run: small counts, one round (~1 min)
 # Knobs: ROUNDS=N, TARGETS="direct protogate bare-pingora nginx haproxy",
 #   SCENARIOS="unary-175 unary-64k stream-1000x175", SKIP_BUILD=1,
@@ -32,7 +32,7 @@ cd "$ROOT"
 export PATH="$PATH:/usr/sbin:/sbin"
 
 QUICK=${QUICK:-0}
-if [[ $QUICK == 1 ]]; then ROUNDS=${ROUNDS:-1}; else ROUNDS=${ROUNDS:-3}; fi
+if [[ $QUICK == 1 ]]; then ROUNDS=${ROUNDS:-1}; else ROUNDS=${ROUNDS:-5}; fi
 TARGETS=${TARGETS:-"direct protogate bare-pingora nginx haproxy"}
 SCENARIOS=${SCENARIOS:-"unary-175 unary-64k stream-1000x175"}
 H2LOAD_TIMEOUT=${H2LOAD_TIMEOUT:-$([[ $QUICK == 1 ]] && echo 60 || echo 300)}
@@ -154,12 +154,13 @@ wait_listen() {
   die "$name does not listen on $port after 10 s"
 }
 
-# cpu_ticks PIDS...: utime + stime summed, in clock ticks.
+# cpu_ticks PIDS...: utime + stime summed, in clock ticks (a process that
+# is gone counts 0; measure() checks that they are all alive).
 cpu_ticks() {
   local total=0 p t
   for p in "$@"; do
-    t=$(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')
-    total=$((total + t))
+    t=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }') || t=0
+    total=$((total + ${t:-0}))
   done
   echo "$total"
 }
@@ -168,10 +169,15 @@ cpu_ticks() {
 peak_rss_kb() {
   local max=0 p v
   for p in "$@"; do
-    v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status")
-    ((v > max)) && max=$v
+    v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || v=0
+    ((${v:-0} > max)) && max=$v
   done
   echo "$max"
+}
+
+all_alive() { # all_alive PIDS...
+  local p
+  for p in "$@"; do alive "$p" || return 1; done
 }
 
 # ---------------------------------------------------------------- setup
@@ -414,6 +420,7 @@ measure() {
   start_proxy "$target"
 
   local warm_out="$WORK/h2load-warm.out" out="$WORK/h2load.out" lat="$WORK/latency.log"
+  rm -f "$warm_out" "$out" "$lat"
   local h2status=0
   h2load_run "$S_WARM" "$warm_out" || h2status=$?
 
@@ -425,8 +432,21 @@ measure() {
   up0=$(cpu_ticks "${up_pids[@]}")
 
   rm -f "$lat"
-  if ((h2status == 0)); then h2load_run "$S_N" "$out" "$lat" || h2status=$?; fi
+  local busy0 busy1 t0 t1 h2cpu=0
+  busy0=$(machine_busy_ticks)
+  t0=$(date +%s%N)
+  if ((h2status == 0)); then
+    # h2load's own CPU (user + sys of the timed command and its children).
+    local TIMEFORMAT='%3U %3S'
+    { time h2load_run "$S_N" "$out" "$lat" || h2status=$?; } 2>"$WORK/h2load.time"
+    h2cpu=$(awk '{ printf "%d", ($1 + $2) * 1000000 }' "$WORK/h2load.time")
+  fi
+  t1=$(date +%s%N)
+  busy1=$(machine_busy_ticks)
 
+  local died=()
+  all_alive "${px_pids[@]}" || died+=("$target exited during the run")
+  all_alive "${up_pids[@]}" || died+=("upstream exited during the run")
   local px1=0 up1 px_rss=0 up_rss
   ((${#px_pids[@]})) && px1=$(cpu_ticks "${px_pids[@]}") && px_rss=$(peak_rss_kb "${px_pids[@]}")
   up1=$(cpu_ticks "${up_pids[@]}")
@@ -463,25 +483,37 @@ measure() {
   [[ ${data:-0} == "$expect_data" ]] || problems+=("response bytes ${data:-?}, expected $expect_data")
   [[ $up_ok == "$expect_calls" ]] || problems+=("upstream ok $up_ok, expected $expect_calls")
   [[ $up_failed == 0 ]] || problems+=("upstream failed $up_failed")
+  problems+=("${died[@]}")
   local verdict=ok
   if ((${#problems[@]})); then
     verdict="FAILED: $(IFS=';'; echo "${problems[*]}")"
     FAILURES+=("$S_NAME $target round $round: ${verdict#FAILED: }")
     log "  $verdict"
-    log "  h2load output: $(tr '\n' ' ' <"$out" 2>/dev/null | tail -c 600)"
-    cp "$out" "$WORK/failed-$S_NAME-$target-$round.h2load" 2>/dev/null || true
+    local shown=$out
+    [[ -s $out ]] || shown=$warm_out
+    log "  h2load output: $(tr '\n' ' ' <"$shown" 2>/dev/null | tail -c 600)"
+    cp "$shown" "$WORK/failed-$S_NAME-$target-$round.h2load" 2>/dev/null || true
     cp "$WORK/$target.err" "$WORK/failed-$S_NAME-$target-$round.err" 2>/dev/null || true
   fi
 
-  local clk px_us up_us
+  local clk px_us up_us wall_us other_us
   clk=$(getconf CLK_TCK)
   px_us=$(((px1 - px0) * 1000000 / clk))
   up_us=$(((up1 - up0) * 1000000 / clk))
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+  wall_us=$(((t1 - t0) / 1000))
+  # CPU the whole machine spent in the window that is none of ours.
+  other_us=$(((busy1 - busy0) * 1000000 / clk - px_us - up_us - h2cpu))
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
     "$S_NAME" "$target" "$round" "$S_N" "$S_MSGS" "${rps:-0}" "$p50" "$p99" \
-    "$px_us" "$up_us" "$px_rss" "$up_rss" "${succeeded:-0}" "$up_ok" "$verdict" >>"$TSV"
-  log "  $(awk -F'\t' 'END { printf "%s req/s  p50 %s us  p99 %s us  proxy %.2f us/call  upstream %.2f us/call  rss %s KiB  upstream ok %s  %s",
-    $6, $7, $8, $9 / $4, $10 / $4, $11, $14, $15 }' "$TSV")"
+    "$px_us" "$up_us" "$px_rss" "$up_rss" "${succeeded:-0}" "$up_ok" "$verdict" \
+    "$wall_us" "$h2cpu" "$other_us" >>"$TSV"
+  log "  $(awk -F'\t' 'END { printf "%s req/s  p50 %s us  p99 %s us  proxy %.2f us/call  upstream %.2f us/call  h2load %.2f us/call  other %.0f%%  rss %s KiB  upstream ok %s  %s",
+    $6, $7, $8, $9 / $4, $10 / $4, $17 / $4, 100 * $18 / $16, $11, $14, $15 }' "$TSV")"
+}
+
+# machine_busy_ticks: user + nice + system + irq + softirq of all CPUs.
+machine_busy_ticks() {
+  awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
 }
 
 # ---------------------------------------------------------------- report
@@ -503,8 +535,23 @@ machine_info() {
   echo "- machine: $(nproc) CPUs, $cpu; $kernel$(grep -q hypervisor /proc/cpuinfo && echo ', virtual machine')"
   echo "- protogate $("$REL/protogate" --version 2>/dev/null | awk '{ print $2 }'), Pingora $(lock_version pingora-core), upstream protogate-demo on tonic $(lock_version tonic) / hyper $(lock_version hyper)"
   echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(haproxy -v 2>&1 | head -1 | awk '{ print "HAProxy " $3 }'), $(h2load --version 2>&1 | head -1), $(rustc --version 2>/dev/null || echo 'rustc ?')"
-  echo "- load average before / after the run: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews calls/s and latency more than CPU per call)"
+  echo "- other processes during the measured windows: median $(other_pct | median)%, at most $(other_pct | sort -g | tail -1)% of one core (anything else running skews calls/s and latency more than CPU per call)"
   echo "- pinning: proxy on core $PROXY_CORE; upstream (TOKIO_WORKER_THREADS=1) and h2load (-t 1) on core $LOAD_CORE; one worker thread per proxy; $ROUNDS round(s), targets interleaved, medians quoted$([[ $QUICK == 1 ]] && echo '; QUICK=1 smoke run, small counts')"
+}
+
+# bare_ratio SCENARIO TARGET: the target's CPU over bare Pingora's in the
+# same round, median [min-max] over the rounds; "–" without bare Pingora.
+bare_ratio() {
+  local ratios
+  ratios=$(awk -F'\t' -v s="$1" -v t="$2" '$1 == s && $2 == "bare-pingora" { b[$3] = $9 }
+    $1 == s && $2 == t { c[$3] = $9 }
+    END { for (r in c) if (b[r] > 0) printf "%.4f\n", c[r] / b[r] }' "$TSV")
+  if [[ -z $ratios ]]; then echo "–"; return; fi
+  echo "$(fmt "$(median <<<"$ratios")" 2)x [$(fmt "$(sort -g <<<"$ratios" | head -1)" 2)-$(fmt "$(sort -g <<<"$ratios" | tail -1)" 2)]"
+}
+
+other_pct() { # other CPU of each measurement, in % of one core
+  awk -F'\t' '{ o = $18 < 0 ? 0 : $18; printf "%.0f\n", 100 * o / $16 }' "$TSV"
 }
 
 lock_version() {
@@ -523,9 +570,14 @@ report() {
   echo "end of the response (the whole stream for streaming), from h2load's per-request log."
   echo "Peak RSS is VmHWM of the proxy process (nginx: the worker). \"upstream\" is the tonic"
   echo "upstream's CPU per call, the same work whichever proxy is in front."
-  echo "CPU is given as median [min-max] over the rounds. \"calls verified\": in how many"
-  echo "rounds h2load saw every call succeed with exactly the expected response bytes and"
-  echo "the upstream answered every call (warmup included) with grpc-status 0."
+  echo "CPU is given as median [min-max] over the rounds. \"vs bare Pingora\": the proxy's CPU"
+  echo "over bare Pingora's in the same round, median [min-max] over the rounds; consecutive"
+  echo "measurements on a shared VM differ by 10-30%, so only larger gaps mean something."
+  echo "\"calls verified\": in how many rounds h2load saw every call succeed with exactly the"
+  echo "expected response bytes and the upstream answered every call (warmup included) with"
+  echo "grpc-status 0."
+  echo "\"core use\": CPU over the wall time of the measured run, for the proxy (core 1)"
+  echo "and for the upstream plus h2load (core 0); the side near 100% is what limits calls/s."
   local s t
   for s in $SCENARIOS; do
     scenario "$s"
@@ -535,16 +587,13 @@ report() {
     echo "h2load -n $S_N -c $S_C -m $S_M (after $S_WARM warmup calls), \`$S_PATH\`"
     echo
     if ((S_MSGS > 1)); then
-      echo "| target | calls/s | msgs/s | p50 ms | p99 ms | proxy CPU µs/msg | vs bare Pingora | upstream CPU µs/msg | proxy peak RSS MiB | calls verified |"
-      echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+      echo "| target | calls/s | msgs/s | p50 ms | p99 ms | proxy CPU µs/msg | vs bare Pingora | upstream CPU µs/msg | core use proxy / load | proxy peak RSS MiB | calls verified |"
+      echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     else
-      echo "| target | calls/s | p50 ms | p99 ms | proxy CPU µs/call | vs bare Pingora | upstream CPU µs/call | proxy peak RSS MiB | calls verified |"
-      echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+      echo "| target | calls/s | p50 ms | p99 ms | proxy CPU µs/call | vs bare Pingora | upstream CPU µs/call | core use proxy / load | proxy peak RSS MiB | calls verified |"
+      echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     fi
-    local per=$((S_N * S_MSGS)) bare_cpu=""
-    if grep -qx bare-pingora <<<"$(tr ' ' '\n' <<<"$TARGETS")"; then
-      bare_cpu=$(col "$s" bare-pingora 9 | median)
-    fi
+    local per=$((S_N * S_MSGS))
     for t in $TARGETS; do
       [[ -n $(col "$s" "$t" 2) ]] || continue
       local rps p50 p99 cpu cpumin cpumax up rss verified rounds okrounds
@@ -568,16 +617,19 @@ report() {
         cpu_s="–" rel="–" rss_s="–"
       else
         cpu_s="$(fmt "$(awk -v c="$cpu" -v n="$per" 'BEGIN { print c / n }')" 2) [$(fmt "$(awk -v c="$cpumin" -v n="$per" 'BEGIN { print c / n }')" 2)-$(fmt "$(awk -v c="$cpumax" -v n="$per" 'BEGIN { print c / n }')" 2)]"
-        rel="–"
-        [[ -n $bare_cpu && $bare_cpu != 0 ]] && rel="$(fmt "$(awk -v c="$cpu" -v b="$bare_cpu" 'BEGIN { print c / b }')" 2)x"
+        rel=$(bare_ratio "$s" "$t")
         rss_s=$(fmt "$(awk -v r="$rss" 'BEGIN { print r / 1024 }')" 1)
       fi
-      local up_s
+      local up_s busy_px busy_load use_s
       up_s=$(fmt "$(awk -v c="$up" -v n="$per" 'BEGIN { print c / n }')" 2)
+      busy_px=$(awk -F'\t' -v s="$s" -v t="$t" '$1 == s && $2 == t { printf "%.0f\n", 100 * $9 / $16 }' "$TSV" | median)
+      busy_load=$(awk -F'\t' -v s="$s" -v t="$t" '$1 == s && $2 == t { printf "%.0f\n", 100 * ($10 + $17) / $16 }' "$TSV" | median)
+      use_s="$(fmt "$busy_px" 0)% / $(fmt "$busy_load" 0)%"
+      [[ $t == direct ]] && use_s="– / $(fmt "$busy_load" 0)%"
       if ((S_MSGS > 1)); then
-        echo "| $t | $(fmt "$rps" 0) | $(fmt "$(awk -v r="$rps" -v m="$S_MSGS" 'BEGIN { print r * m }')" 0) | $(fmt "$(awk -v v="$p50" 'BEGIN { print v / 1000 }')" 2) | $(fmt "$(awk -v v="$p99" 'BEGIN { print v / 1000 }')" 2) | $cpu_s | $rel | $up_s | $rss_s | $verified |"
+        echo "| $t | $(fmt "$rps" 0) | $(fmt "$(awk -v r="$rps" -v m="$S_MSGS" 'BEGIN { print r * m }')" 0) | $(fmt "$(awk -v v="$p50" 'BEGIN { print v / 1000 }')" 2) | $(fmt "$(awk -v v="$p99" 'BEGIN { print v / 1000 }')" 2) | $cpu_s | $rel | $up_s | $use_s | $rss_s | $verified |"
       else
-        echo "| $t | $(fmt "$rps" 0) | $(fmt "$(awk -v v="$p50" 'BEGIN { print v / 1000 }')" 3) | $(fmt "$(awk -v v="$p99" 'BEGIN { print v / 1000 }')" 3) | $cpu_s | $rel | $up_s | $rss_s | $verified |"
+        echo "| $t | $(fmt "$rps" 0) | $(fmt "$(awk -v v="$p50" 'BEGIN { print v / 1000 }')" 3) | $(fmt "$(awk -v v="$p99" 'BEGIN { print v / 1000 }')" 3) | $cpu_s | $rel | $up_s | $use_s | $rss_s | $verified |"
       fi
     done
   done
@@ -595,10 +647,6 @@ report() {
 [[ $(nproc) -ge 2 ]] || die "needs at least 2 CPUs (proxy on core 1, load on core 0)"
 install_missing
 build
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN { exit !(l > 0.5) }'; then
-  log "warning: load average $LOAD_BEFORE: something else is running; calls/s and latency will suffer"
-fi
 write_requests
 : >"$TSV"
 
@@ -615,7 +663,7 @@ done
 
 mkdir -p "$RESULTS_DIR"
 {
-  printf 'scenario\ttarget\tround\tcalls\tmsgs_per_call\treq_per_s\tp50_us\tp99_us\tproxy_cpu_us\tupstream_cpu_us\tproxy_rss_kib\tupstream_rss_kib\th2load_succeeded\tupstream_ok\tverdict\n'
+  printf 'scenario\ttarget\tround\tcalls\tmsgs_per_call\treq_per_s\tp50_us\tp99_us\tproxy_cpu_us\tupstream_cpu_us\tproxy_rss_kib\tupstream_rss_kib\th2load_succeeded\tupstream_ok\tverdict\twall_us\th2load_cpu_us\tother_cpu_us\n'
   cat "$TSV"
 } >"$RESULTS_DIR/latest.tsv"
 report | tee "$RESULTS_DIR/latest.md"
