@@ -255,3 +255,40 @@ fn known_methods(catalog: &Catalog, routes: &[RouteConfig]) -> Vec<KnownMethod> 
     known.sort_by(|a, b| (&a.service, &a.method).cmp(&(&b.service, &b.method)));
     known
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protogate_plugin_grpc_proxy::GrpcProxyConfig;
+
+    fn grpc_proxy(max: u64) -> PluginConfig {
+        PluginConfig::GrpcProxy(GrpcProxyConfig {
+            max_message_size: max,
+        })
+    }
+
+    #[test]
+    fn a_grpc_route_gets_grpc_proxy_with_defaults_unless_it_names_it() {
+        assert_eq!(
+            chain_configs(&[], &[], true),
+            [PluginConfig::default_grpc_proxy()]
+        );
+        assert_eq!(chain_configs(&[], &[grpc_proxy(7)], true), [grpc_proxy(7)]);
+        assert!(
+            chain_configs(&[], &[], false).is_empty(),
+            "HTTP routes get nothing by default"
+        );
+    }
+
+    #[test]
+    fn a_plugin_in_both_lists_runs_once_with_the_routes_settings() {
+        let chain = chain_configs(&[grpc_proxy(1)], &[grpc_proxy(2)], true);
+        assert_eq!(chain, [grpc_proxy(2)]);
+        let chain = chain_configs(&[grpc_proxy(1)], &[], false);
+        assert_eq!(
+            chain,
+            [grpc_proxy(1)],
+            "a global plugin runs on every route"
+        );
+    }
+}
