@@ -40,7 +40,11 @@ Try (grpcurl uses the demo's reflection through the gateway):
   grpcurl -plaintext -d '{}' 127.0.0.1:8080 ecommerce.v1.ProductService/ListProducts
   grpcurl -plaintext 127.0.0.1:8080 grpc.health.v1.Health/Check
 
-Without grpcurl, the gateway's own answers:
+With plain curl: a raw gRPC call (5-byte frame prefix + GetProductRequest{id:"prod-1"}),
+then the gateway's own answers:
+  printf '\x00\x00\x00\x00\x08\x0a\x06prod-1' | curl -s --http2-prior-knowledge \
+    -H 'content-type: application/grpc' -H 'te: trailers' --data-binary @- \
+    http://127.0.0.1:8080/ecommerce.v1.ProductService/GetProduct -o - | xxd | head
   curl -i http://127.0.0.1:8080/nowhere                  # JSON 404 from the gateway
   curl -s http://127.0.0.1:9901/metrics | grep grpc_server_handled_total
   target/release/protogate routes --config conf/quickstart.yaml
