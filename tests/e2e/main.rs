@@ -13,6 +13,7 @@ mod grpc_edges;
 mod grpc_interop;
 mod grpc_streams;
 mod http_routes;
+mod lifecycle;
 mod metrics;
 mod python_interop;
 mod routing;

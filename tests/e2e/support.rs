@@ -7,13 +7,12 @@ use protogate_testkit::{DemoUpstream, Gateway};
 use tonic::transport::{Channel, Endpoint};
 
 /// The `server` section every test gateway starts with: ephemeral
-/// loopback ports (filled in by the testkit), one worker thread, a short
-/// drain. A test may add more `server` keys on the lines right after it.
+/// loopback ports (filled in by the testkit) and one worker thread. A test
+/// may add more `server` keys on the lines right after it.
 pub const SERVER: &str = r#"server:
   listen: [{ address: "{listen}" }]
   admin: "{admin}"
   threads: 1
-  grace_period: 1s
 "#;
 
 /// The repository's `protos/` directory.

@@ -24,6 +24,7 @@ pub struct Metrics {
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     upstream_connect_failures: IntCounterVec,
+    config_reloads: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -89,6 +90,14 @@ impl Metrics {
             ),
             &["upstream", "target"],
         )?;
+        let config_reloads = IntCounterVec::new(
+            Opts::new(
+                "protogate_config_reloads_total",
+                "Configuration reloads by result: applied, invalid (errors in the file) or needs_restart (a change under `server`).",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(config_reloads.clone()))?;
         registry.register(Box::new(grpc_started.clone()))?;
         registry.register(Box::new(grpc_handled.clone()))?;
         registry.register(Box::new(grpc_handling_seconds.clone()))?;
@@ -103,7 +112,13 @@ impl Metrics {
             http_requests,
             http_duration,
             upstream_connect_failures,
+            config_reloads,
         })
+    }
+
+    /// Counts one reload attempt by its result.
+    pub fn config_reload(&self, result: &str) {
+        self.config_reloads.with_label_values(&[result]).inc();
     }
 
     /// Resolves the handles of one (route, method) pair once, at config

@@ -17,11 +17,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start the gateway.
+    /// Start the gateway. SIGHUP or a change of the file reloads it.
     Run {
         /// The configuration file.
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
+        /// Take the listening sockets over from the running protogate
+        /// (graceful upgrade): start this, then send the old process SIGQUIT.
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Validate the configuration and print every error; exit 1 on any.
     Check {
@@ -42,9 +46,9 @@ impl Command {
     /// The configuration file the command reads.
     pub fn config_path(&self) -> &Path {
         match self {
-            Command::Run { config } | Command::Check { config } | Command::Routes { config } => {
-                config
-            }
+            Command::Run { config, .. }
+            | Command::Check { config }
+            | Command::Routes { config } => config,
         }
     }
 }

@@ -20,7 +20,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let path = cli.command.config_path();
+    let path = cli.command.config_path().to_path_buf();
+    let path = path.as_path();
     let loaded = protogate_proxy::load(path, &metrics);
     let (config, runtime) = match loaded {
         Ok(loaded) => loaded,
@@ -44,7 +45,16 @@ fn main() -> ExitCode {
             print!("{}", runtime.describe());
             ExitCode::SUCCESS
         }
-        Command::Run { .. } => protogate_proxy::serve(&config, runtime, metrics),
+        Command::Run { upgrade, .. } => {
+            let options = protogate_proxy::ServeOptions { upgrade };
+            match protogate_proxy::serve(path, &config, runtime, metrics, options) {
+                Ok(never) => match never {},
+                Err(message) => {
+                    eprintln!("protogate: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }
 

@@ -1,18 +1,19 @@
 //! Starting Pingora: the proxy service on every listener, the admin service,
 //! and the process settings from the `server` section.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use pingora_core::apps::HttpServerOptions;
 use pingora_core::protocols::http::v2::server::default_h2_options;
-use pingora_core::server::configuration::ServerConf;
+use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::Server;
 use pingora_core::services::listening::Service;
 use protogate_config::GatewayConfig;
 use protogate_metrics::{AdminApp, Metrics, Readiness};
 
-use crate::{Gateway, Runtime};
+use crate::{Gateway, Reloader, Runtime};
 
 /// Header-list limit per request (HPACK-decoded), as Pingora's default.
 const MAX_HEADER_LIST_SIZE: u32 = 64 * 1024;
@@ -29,20 +30,53 @@ const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
 /// stream limit: about four small buffered frames per concurrent stream.
 const DATA_FRAME_BUDGET_PER_STREAM: usize = 1024;
 
+/// How to start serving.
+#[derive(Debug, Default)]
+pub struct ServeOptions {
+    /// Take the listening sockets over from a running protogate (graceful
+    /// upgrade: start this process, then send the old one SIGQUIT).
+    pub upgrade: bool,
+}
+
 /// Runs the gateway until the process is told to stop; never returns.
-pub fn serve(config: &GatewayConfig, runtime: Runtime, metrics: Arc<Metrics>) -> ! {
+///
+/// Signals: SIGHUP (or a change of the file at `path`) reloads; SIGTERM
+/// stops accepting, lets calls finish for `grace_period`, then exits;
+/// SIGQUIT hands the sockets to a new process started with `--upgrade`
+/// and then drains like SIGTERM; SIGINT exits at once.
+pub fn serve(
+    path: &Path,
+    config: &GatewayConfig,
+    runtime: Runtime,
+    metrics: Arc<Metrics>,
+    options: ServeOptions,
+) -> Result<std::convert::Infallible, String> {
     let server_config = &config.server;
     let grace = server_config.grace_period.as_secs();
     let conf = ServerConf {
         threads: server_config.threads.max(1),
         grace_period_seconds: Some(grace),
         graceful_shutdown_timeout_seconds: Some(grace.clamp(1, 5)),
+        upgrade_sock: server_config.upgrade_sock.display().to_string(),
         ..ServerConf::default()
     };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
+    let opt = Opt {
+        upgrade: options.upgrade,
+        ..Opt::default()
+    };
+    let handle = Arc::new(ArcSwap::from_pointee(runtime));
+    Reloader::new(
+        path,
+        Arc::clone(&handle),
+        server_config.clone(),
+        Arc::clone(&metrics),
+    )
+    .spawn()
+    .map_err(|e| format!("cannot start the reload thread: {e}"))?;
+
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
 
-    let handle = Arc::new(ArcSwap::from_pointee(runtime));
     let gateway = Gateway::new(Arc::clone(&handle));
     let mut proxy =
         pingora_proxy::http_proxy_service_with_name(&server.configuration, gateway, "protogate");

@@ -101,7 +101,8 @@ impl GatewayBuilder {
             child: Some(child),
             port,
             admin_port,
-            dir,
+            dir_path: dir.path().to_path_buf(),
+            _owned_dir: Some(dir),
             log_path,
         };
         if gateway.wait_ready().await {
@@ -121,7 +122,9 @@ pub struct Gateway {
     pub port: u16,
     /// The admin port on 127.0.0.1.
     pub admin_port: u16,
-    dir: tempfile::TempDir,
+    dir_path: PathBuf,
+    /// Owned by the first process; a graceful-upgrade successor shares it.
+    _owned_dir: Option<tempfile::TempDir>,
     log_path: PathBuf,
 }
 
@@ -143,7 +146,84 @@ impl Gateway {
 
     /// The directory holding the config file.
     pub fn dir(&self) -> &std::path::Path {
-        self.dir.path()
+        &self.dir_path
+    }
+
+    /// The config file the process runs with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir_path.join("protogate.yaml")
+    }
+
+    /// Rewrites the config file from a template, with this gateway's ports
+    /// and directory filled in (a running gateway picks the change up).
+    pub fn write_config(&self, yaml: &str) {
+        let yaml = yaml
+            .replace("{listen}", &format!("127.0.0.1:{}", self.port))
+            .replace("{admin}", &format!("127.0.0.1:{}", self.admin_port))
+            .replace("{dir}", &self.dir_path.display().to_string());
+        // Write then rename, so the watcher never reads half a file.
+        let staged = self.dir_path.join("protogate.yaml.new");
+        std::fs::write(&staged, yaml).expect("write config");
+        std::fs::rename(&staged, self.config_path()).expect("replace config");
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, `QUIT`, `INT`) with `kill`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits (bounded) for the process to exit and returns its status.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(child) = &mut self.child {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Some(status);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    /// Starts a second process on the same config, ports and directory
+    /// with `--upgrade`: it takes the listening sockets over when this one
+    /// gets SIGQUIT. Returns once the new process runs (it becomes ready
+    /// only after the hand-over).
+    pub fn start_upgrade(&self) -> Gateway {
+        let log_path = self.dir_path.join("gateway-upgraded.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let child = Command::new(protogate_bin())
+            .args(["run", "--upgrade", "--config"])
+            .arg(self.config_path())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start protogate --upgrade");
+        Gateway {
+            child: Some(child),
+            port: self.port,
+            admin_port: self.admin_port,
+            dir_path: self.dir_path.clone(),
+            _owned_dir: None,
+            log_path,
+        }
+    }
+
+    /// Waits (bounded) until `/readyz` answers 200.
+    pub async fn wait_ready_again(&mut self) -> bool {
+        self.wait_ready().await
     }
 
     /// The `/metrics` text.

@@ -30,6 +30,9 @@ pub struct ServerConfig {
     pub max_concurrent_streams: u32,
     /// Peers whose `X-Forwarded-For` is believed; default none.
     pub trusted_proxies: Vec<IpNet>,
+    /// The Unix socket a graceful upgrade hands the listeners over
+    /// (`protogate run --upgrade`); default `/tmp/protogate_upgrade.sock`.
+    pub upgrade_sock: PathBuf,
 }
 
 /// One listener.
@@ -64,6 +67,9 @@ pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// The default per-connection HTTP/2 stream limit.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1000;
 
+/// Default `upgrade_sock`.
+pub const DEFAULT_UPGRADE_SOCK: &str = "/tmp/protogate_upgrade.sock";
+
 /// The default thread count: one per available CPU.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -81,6 +87,7 @@ impl ServerConfig {
             && self.grace_period == other.grace_period
             && self.max_concurrent_streams == other.max_concurrent_streams
             && self.trusted_proxies == other.trusted_proxies
+            && self.upgrade_sock == other.upgrade_sock
             && self.listen.len() == other.listen.len()
             && self
                 .listen
@@ -99,6 +106,7 @@ impl ServerConfig {
             grace_period: DEFAULT_GRACE_PERIOD,
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
             trusted_proxies: Vec::new(),
+            upgrade_sock: PathBuf::from(DEFAULT_UPGRADE_SOCK),
         }
     }
 }
@@ -140,6 +148,9 @@ impl Decode for ServerConfig {
             None => DEFAULT_MAX_CONCURRENT_STREAMS,
         };
         let trusted_proxies = f.optional(d, "trusted_proxies").unwrap_or_default();
+        let upgrade_sock = f
+            .optional(d, "upgrade_sock")
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_UPGRADE_SOCK));
         f.finish(d);
         Some(ServerConfig {
             listen,
@@ -148,6 +159,7 @@ impl Decode for ServerConfig {
             grace_period,
             max_concurrent_streams,
             trusted_proxies,
+            upgrade_sock,
         })
     }
 }

@@ -161,20 +161,37 @@ pub(crate) async fn run(
                 give_back(pool, stream).await;
                 return Err(Ending::CallerGone);
             }
-            Event::Down(Down::Chunk(chunk)) => {
-                if let Err(error) = requests.check(&chunk) {
+            Event::Down(event) => {
+                // A chunk that ends the body goes out with END_STREAM in the
+                // same frame: upstream h2 servers budget small DATA frames
+                // that do not end the stream (h2's flood guard), and it saves
+                // a frame per unary call.
+                let (chunk, end) = match event {
+                    Down::Chunk(chunk) => (Some(chunk), down.is_body_done()),
+                    _ => (None, true),
+                };
+                let checked = match &chunk {
+                    Some(chunk) => requests.check(chunk),
+                    None => Ok(()),
+                }
+                .and_then(|()| if end { requests.finish() } else { Ok(()) });
+                if let Err(error) = checked {
                     give_back(pool, stream).await;
                     return Err(error.into());
                 }
-                let mut body = Some(chunk);
+                down_done |= end;
+                let mut body = chunk;
                 route
                     .chain
-                    .request_body(&mut ctx.slots, &mut ctx.call, &mut body, false)?;
-                if let Some(chunk) = body {
+                    .request_body(&mut ctx.slots, &mut ctx.call, &mut body, end)?;
+                let outgoing = match body {
+                    Some(chunk) => Some(chunk),
+                    None if end => Some(Bytes::new()),
+                    None => None,
+                };
+                if let Some(chunk) = outgoing {
                     replay.keep(&chunk);
-                    let sent =
-                        within(deadline, stream.session.write_request_body(chunk, false)).await;
-                    match sent {
+                    match within(deadline, stream.session.write_request_body(chunk, end)).await {
                         Err(_) => {
                             give_back(pool, stream).await;
                             return Err(exceeded(from_caller).into());
@@ -185,21 +202,6 @@ pub(crate) async fn run(
                         Ok(Ok(())) => {}
                     }
                 }
-            }
-            Event::Down(Down::End) => {
-                down_done = true;
-                if let Err(error) = requests.finish() {
-                    give_back(pool, stream).await;
-                    return Err(error.into());
-                }
-                let mut body = None;
-                route
-                    .chain
-                    .request_body(&mut ctx.slots, &mut ctx.call, &mut body, true)?;
-                let last = body.unwrap_or_default();
-                replay.keep(&last);
-                // A failed end-of-stream write surfaces on the response side.
-                let _ = within(deadline, stream.session.write_request_body(last, true)).await;
             }
             Event::Up(Up::Header) => {
                 let Some(mut header) = stream.session.response_header().cloned() else {
