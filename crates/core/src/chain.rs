@@ -208,8 +208,9 @@ impl Chain {
     }
 
     fn positions(&self, hook: Hooks) -> &[usize] {
-        let index = Hooks::ALL.iter().position(|h| *h == hook).unwrap_or(0);
-        &self.by_hook[index]
+        // Each hook is one bit, in the order of `Hooks::ALL`.
+        let index = hook.bit_index();
+        self.by_hook.get(index).map_or(&[], Vec::as_slice)
     }
 
     /// Runs the request hooks in order until one answers or fails.

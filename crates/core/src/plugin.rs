@@ -46,6 +46,11 @@ impl Hooks {
         self.0 & other.0 == other.0
     }
 
+    /// For a single hook: its position in [`Hooks::ALL`].
+    pub(crate) const fn bit_index(self) -> usize {
+        self.0.trailing_zeros() as usize
+    }
+
     /// The union of two sets.
     pub const fn union(self, other: Hooks) -> Hooks {
         Hooks(self.0 | other.0)

@@ -9,6 +9,7 @@
 //! keeps it for its whole life.
 
 mod compile;
+mod connect;
 mod ctx;
 mod downstream;
 mod failure;

@@ -13,6 +13,7 @@ use protogate_core::{CallInfo, GatewayError, UpstreamConnector, UpstreamResponse
 use protogate_grpc::status::parse_grpc_status;
 use protogate_metrics::Metrics;
 
+use crate::connect::{connect, Connected};
 use crate::upstream::Target;
 use crate::Upstream;
 
@@ -37,51 +38,41 @@ impl UpstreamConnector for RouteConnector<'_> {
         body: Bytes,
     ) -> Result<UpstreamResponse, GatewayError> {
         let start = self.upstream.next_start();
-        let mut last_failure = String::from("no targets");
-        for attempt in 0..self.upstream.len() {
-            let Some(target) = self.upstream.target(start.wrapping_add(attempt)) else {
-                break;
-            };
-            let peer = target.peer();
-            let mut session = match self.pool.get_http_session(&*peer).await {
-                Ok((session, _reused)) => session,
-                Err(e) => {
-                    self.metrics
-                        .upstream_connect_failure(&self.upstream.name, &target.label);
-                    last_failure = format!("{}: {}", target.label, e.etype().as_str());
-                    continue; // never reached the target: the next one may answer
-                }
-            };
-            if request.headers.get(HOST).is_none() && request.uri.authority().is_none() {
-                let host = HeaderValue::from_str(&target.label)
-                    .map_err(|e| GatewayError::internal(format!("bad target name: {e}")))?;
-                request
-                    .insert_header(HOST, host)
-                    .map_err(|e| GatewayError::internal(e.to_string()))?;
-            }
-            let exchanged = exchange(&mut session, request, body).await;
-            return match exchanged {
-                Ok(response) => {
-                    if let Some(status) = response
-                        .trailers
-                        .as_ref()
-                        .and_then(|t| t.get("grpc-status"))
-                        .or_else(|| response.header.headers.get("grpc-status"))
-                    {
-                        call.grpc_status = parse_grpc_status(status.as_bytes());
-                    }
-                    if session.response_done() {
-                        self.pool.release_http_session(session, &*peer, None).await;
-                    }
-                    Ok(response)
-                }
-                Err(e) => Err(failed(self.upstream, target, &e)),
-            };
+        let Connected {
+            mut session,
+            peer,
+            target,
+            ..
+        } = connect(
+            self.pool,
+            self.upstream,
+            self.metrics,
+            start,
+            start + self.upstream.len(),
+        )
+        .await?;
+        if request.headers.get(HOST).is_none() && request.uri.authority().is_none() {
+            let host = HeaderValue::from_str(&target.label)
+                .map_err(|e| GatewayError::internal(format!("bad target name: {e}")))?;
+            request
+                .insert_header(HOST, host)
+                .map_err(|e| GatewayError::internal(e.to_string()))?;
         }
-        Err(GatewayError::unavailable(format!(
-            "upstream `{}` unreachable ({last_failure})",
-            self.upstream.name
-        )))
+        let response = exchange(&mut session, request, body)
+            .await
+            .map_err(|e| failed(self.upstream, target, &e))?;
+        if let Some(status) = response
+            .trailers
+            .as_ref()
+            .and_then(|t| t.get("grpc-status"))
+            .or_else(|| response.header.headers.get("grpc-status"))
+        {
+            call.grpc_status = parse_grpc_status(status.as_bytes());
+        }
+        if session.response_done() {
+            self.pool.release_http_session(session, &*peer, None).await;
+        }
+        Ok(response)
     }
 }
 

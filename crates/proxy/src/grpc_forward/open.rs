@@ -10,6 +10,7 @@ use pingora_http::RequestHeader;
 use protogate_core::GatewayError;
 use protogate_metrics::Metrics;
 
+use crate::connect::connect;
 use crate::Upstream;
 
 /// An HTTP/2 stream to one target, with what is needed to give the
@@ -23,9 +24,10 @@ pub struct OpenStream {
     pub target: Arc<str>,
 }
 
-/// Walks the upstream's targets from a round-robin start until one accepts
-/// a connection, then sends the request header on a new stream. A target
-/// that fails to connect never saw the call, so moving on is always safe.
+/// Opens a stream on the first target from `start` that accepts a
+/// connection and the request header. A header that cannot be sent (the
+/// pooled connection just closed) means the call never left: the walk goes
+/// on to the next target.
 pub async fn open_stream(
     pool: &Connector,
     upstream: &Upstream,
@@ -34,41 +36,28 @@ pub async fn open_stream(
     request: &RequestHeader,
     end_of_stream: bool,
 ) -> Result<OpenStream, GatewayError> {
-    let mut last_failure = String::from("no targets");
-    for attempt in 0..upstream.len() {
-        let Some(target) = upstream.target(start.wrapping_add(attempt)) else {
-            break;
+    let until = start.wrapping_add(upstream.len());
+    let mut from = start;
+    loop {
+        let connected = connect(pool, upstream, metrics, from, until).await?;
+        from = connected.position + 1;
+        let HttpSession::H2(mut session) = connected.session else {
+            pool.release_http_session(connected.session, &*connected.peer, None)
+                .await;
+            return Err(GatewayError::unavailable(format!(
+                "upstream `{}` ({}) did not speak HTTP/2",
+                upstream.name, connected.target.label
+            )));
         };
-        let peer = target.peer();
-        let mut session = match pool.get_http_session(&*peer).await {
-            Ok((HttpSession::H2(session), _reused)) => session,
-            Ok((other, _)) => {
-                pool.release_http_session(other, &*peer, None).await;
-                return Err(GatewayError::unavailable(format!(
-                    "upstream `{}` ({}) did not speak HTTP/2",
-                    upstream.name, target.label
-                )));
-            }
-            Err(e) => {
-                metrics.upstream_connect_failure(&upstream.name, &target.label);
-                last_failure = format!("{}: {}", target.label, e.etype().as_str());
-                continue;
-            }
-        };
-        if let Err(e) = session.write_request_header(Box::new(request.clone()), end_of_stream) {
-            // The stream could not even start (e.g. the connection just
-            // closed): the call never left, try the next target.
-            last_failure = format!("{}: {}", target.label, e.etype().as_str());
-            continue;
+        if session
+            .write_request_header(Box::new(request.clone()), end_of_stream)
+            .is_ok()
+        {
+            return Ok(OpenStream {
+                session,
+                peer: connected.peer,
+                target: Arc::clone(&connected.target.label),
+            });
         }
-        return Ok(OpenStream {
-            session,
-            peer,
-            target: Arc::clone(&target.label),
-        });
     }
-    Err(GatewayError::unavailable(format!(
-        "upstream `{}` unreachable ({last_failure})",
-        upstream.name
-    )))
 }

@@ -1,0 +1,60 @@
+//! Connecting to an upstream's targets from the shared pool: round robin,
+//! with a connect failure moving on to the next target.
+
+use pingora_core::connectors::http::Connector;
+use pingora_core::protocols::http::client::HttpSession;
+use pingora_core::upstreams::peer::HttpPeer;
+use protogate_core::GatewayError;
+use protogate_metrics::Metrics;
+
+use crate::upstream::Target;
+use crate::Upstream;
+
+/// A pooled connection to one target.
+pub(crate) struct Connected<'u> {
+    /// The session (a new stream for HTTP/2).
+    pub session: HttpSession,
+    /// The peer it is keyed by in the pool.
+    pub peer: Box<HttpPeer>,
+    /// The target.
+    pub target: &'u Target,
+    /// The walk position it was found at; the next attempt starts after it.
+    pub position: usize,
+}
+
+/// Walks the targets at positions `from..until` (modulo the target count)
+/// until one accepts a connection. A target that fails to connect never saw
+/// the call, so moving on is always safe; every failure is counted.
+pub(crate) async fn connect<'u>(
+    pool: &Connector,
+    upstream: &'u Upstream,
+    metrics: &Metrics,
+    from: usize,
+    until: usize,
+) -> Result<Connected<'u>, GatewayError> {
+    let mut last_failure = String::from("no targets");
+    for position in from..until {
+        let Some(target) = upstream.target(position) else {
+            break;
+        };
+        let peer = target.peer();
+        match pool.get_http_session(&*peer).await {
+            Ok((session, _reused)) => {
+                return Ok(Connected {
+                    session,
+                    peer,
+                    target,
+                    position,
+                })
+            }
+            Err(e) => {
+                metrics.upstream_connect_failure(&upstream.name, &target.label);
+                last_failure = format!("{}: {}", target.label, e.etype().as_str());
+            }
+        }
+    }
+    Err(GatewayError::unavailable(format!(
+        "upstream `{}` unreachable ({last_failure})",
+        upstream.name
+    )))
+}
