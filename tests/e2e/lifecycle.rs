@@ -3,10 +3,13 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use protogate_demo::pb::grpc::testing::test_service_client::TestServiceClient;
 use protogate_demo::pb::grpc::testing::{
     Empty, ResponseParameters, SimpleRequest, StreamingOutputCallRequest,
+    StreamingOutputCallResponse,
 };
 use protogate_testkit::{free_port, DemoUpstream, Gateway};
+use tonic::transport::Channel;
 use tonic::Code;
 
 use crate::support::{test_client, SERVER};
@@ -43,8 +46,14 @@ async fn wait_reloads(gateway: &Gateway, result: &str, count: u64) {
     .await;
 }
 
-fn slow_stream(messages: usize, interval: Duration) -> StreamingOutputCallRequest {
-    StreamingOutputCallRequest {
+/// Opens a server stream of `messages` spaced by `interval` and reads its
+/// first message, so the call is certainly in flight.
+async fn started_stream(
+    client: &mut TestServiceClient<Channel>,
+    messages: usize,
+    interval: Duration,
+) -> tonic::Streaming<StreamingOutputCallResponse> {
+    let request = StreamingOutputCallRequest {
         response_parameters: (0..messages)
             .map(|_| ResponseParameters {
                 size: 8,
@@ -52,7 +61,14 @@ fn slow_stream(messages: usize, interval: Duration) -> StreamingOutputCallReques
             })
             .collect(),
         ..Default::default()
-    }
+    };
+    let mut stream = client
+        .streaming_output_call(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(stream.message().await.unwrap().is_some());
+    stream
 }
 
 #[tokio::test]
@@ -100,12 +116,7 @@ async fn a_stream_started_before_a_reload_finishes_on_its_old_route() {
     let upstream = DemoUpstream::start().await;
     let gateway = Gateway::start(&config(&upstream.addr.to_string(), "")).await;
     let mut client = test_client(&gateway).await;
-    let mut stream = client
-        .streaming_output_call(slow_stream(10, Duration::from_millis(100)))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(stream.message().await.unwrap().is_some());
+    let mut stream = started_stream(&mut client, 10, Duration::from_millis(100)).await;
 
     // The new config sends the route to an upstream nobody listens on, and
     // is picked up from the file alone, without a signal.
@@ -164,12 +175,7 @@ async fn sigterm_lets_calls_in_flight_finish_then_exits() {
     let mut gateway =
         Gateway::start(&config(&upstream.addr.to_string(), "  grace_period: 3s\n")).await;
     let mut client = test_client(&gateway).await;
-    let mut stream = client
-        .streaming_output_call(slow_stream(8, Duration::from_millis(150)))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(stream.message().await.unwrap().is_some());
+    let mut stream = started_stream(&mut client, 8, Duration::from_millis(150)).await;
     gateway.signal("TERM");
     let mut rest = 0;
     while let Some(_message) = stream.message().await.unwrap() {
@@ -193,12 +199,7 @@ async fn a_graceful_upgrade_hands_the_sockets_over_without_dropping_a_call() {
     let extra = format!("  upgrade_sock: {}\n", sock.display());
     let mut old = Gateway::start(&config(&upstream.addr.to_string(), &extra)).await;
     let mut client = test_client(&old).await;
-    let mut stream = client
-        .streaming_output_call(slow_stream(10, Duration::from_millis(100)))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(stream.message().await.unwrap().is_some());
+    let mut stream = started_stream(&mut client, 10, Duration::from_millis(100)).await;
 
     let mut new = old.start_upgrade();
     // The new process is waiting for the sockets; give them to it.

@@ -25,6 +25,18 @@ fn upstream(targets: &[String]) -> Upstream {
     Upstream::build(&config.upstreams[0]).unwrap()
 }
 
+fn connector<'a>(
+    pool: &'a Connector,
+    upstream: &'a Upstream,
+    metrics: &'a Arc<Metrics>,
+) -> RouteConnector<'a> {
+    RouteConnector {
+        pool,
+        upstream,
+        metrics,
+    }
+}
+
 fn unary_request(message: &SimpleRequest) -> (RequestHeader, Bytes) {
     let mut header =
         RequestHeader::build("POST", b"/grpc.testing.TestService/UnaryCall", None).unwrap();
@@ -46,13 +58,8 @@ fn decode_reply(body: &Bytes) -> SimpleResponse {
 async fn a_unary_call_returns_body_and_trailers_and_records_the_status() {
     let demo = DemoUpstream::start().await;
     let upstream = upstream(&[demo.addr.to_string()]);
-    let pool = Connector::new(None);
-    let metrics = Arc::new(Metrics::new().unwrap());
-    let connector = RouteConnector {
-        pool: &pool,
-        upstream: &upstream,
-        metrics: &metrics,
-    };
+    let (pool, metrics) = (Connector::new(None), Arc::new(Metrics::new().unwrap()));
+    let connector = connector(&pool, &upstream, &metrics);
     for _ in 0..3 {
         let mut call = CallInfo::default();
         let (header, body) = unary_request(&SimpleRequest {
@@ -84,13 +91,8 @@ async fn a_dead_target_is_skipped_and_counted() {
     let demo = DemoUpstream::start().await;
     let dead = format!("127.0.0.1:{}", free_port());
     let upstream = upstream(&[dead.clone(), demo.addr.to_string()]);
-    let pool = Connector::new(None);
-    let metrics = Arc::new(Metrics::new().unwrap());
-    let connector = RouteConnector {
-        pool: &pool,
-        upstream: &upstream,
-        metrics: &metrics,
-    };
+    let (pool, metrics) = (Connector::new(None), Arc::new(Metrics::new().unwrap()));
+    let connector = connector(&pool, &upstream, &metrics);
     for _ in 0..4 {
         let mut call = CallInfo::default();
         let (header, body) = unary_request(&SimpleRequest::default());
@@ -108,13 +110,8 @@ async fn a_dead_target_is_skipped_and_counted() {
 async fn every_target_dead_is_unavailable() {
     let dead = format!("127.0.0.1:{}", free_port());
     let upstream = upstream(std::slice::from_ref(&dead));
-    let pool = Connector::new(None);
-    let metrics = Arc::new(Metrics::new().unwrap());
-    let connector = RouteConnector {
-        pool: &pool,
-        upstream: &upstream,
-        metrics: &metrics,
-    };
+    let (pool, metrics) = (Connector::new(None), Arc::new(Metrics::new().unwrap()));
+    let connector = connector(&pool, &upstream, &metrics);
     let mut call = CallInfo::default();
     let (header, body) = unary_request(&SimpleRequest::default());
     let error = connector.send(&mut call, header, body).await.unwrap_err();
