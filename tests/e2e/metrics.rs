@@ -2,7 +2,10 @@
 
 use bytes::Bytes;
 use http::Method;
-use protogate_demo::pb::grpc::testing::{EchoStatus, Empty, SimpleRequest};
+use protogate_demo::pb::grpc::testing::{
+    EchoStatus, Empty, Payload, ResponseParameters, SimpleRequest, StreamingInputCallRequest,
+    StreamingOutputCallRequest,
+};
 use protogate_testkit::{Gateway, HttpClient};
 
 use crate::support::{gateway_with_demo, interop_config, test_client};
@@ -107,6 +110,55 @@ async fn http_requests_and_connect_failures_are_counted() {
     assert_eq!(value_of(&metrics, requests), Some(1.0), "{metrics}");
     assert!(
         metrics.contains("protogate_http_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn stream_messages_are_counted_both_ways() {
+    let (gateway, _upstream) = gateway_with_demo().await;
+    let mut client = test_client(&gateway).await;
+    let sizes = [ResponseParameters {
+        size: 3,
+        interval_us: 0,
+    }; 4];
+    let mut stream = client
+        .streaming_output_call(StreamingOutputCallRequest {
+            response_parameters: sizes.to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    while stream.message().await.unwrap().is_some() {}
+    let requests = [27, 8, 1828].map(|n| StreamingInputCallRequest {
+        payload: Some(Payload { body: vec![0; n] }),
+    });
+    client
+        .streaming_input_call(tokio_stream::iter(requests))
+        .await
+        .unwrap();
+
+    let output = r#"grpc_method="StreamingOutputCall",grpc_service="grpc.testing.TestService",grpc_type="server_stream",route="interop""#;
+    let input = r#"grpc_method="StreamingInputCall",grpc_service="grpc.testing.TestService",grpc_type="client_stream",route="interop""#;
+    let done = format!("grpc_server_handling_seconds_count{{{input}}}");
+    let metrics = metrics_when(&gateway, &done, 1.0).await;
+    let sent =
+        |labels: &str| value_of(&metrics, &format!("grpc_server_msg_sent_total{{{labels}}}"));
+    let received = |labels: &str| {
+        value_of(
+            &metrics,
+            &format!("grpc_server_msg_received_total{{{labels}}}"),
+        )
+    };
+    assert_eq!(
+        (received(output), sent(output)),
+        (Some(1.0), Some(4.0)),
+        "{metrics}"
+    );
+    assert_eq!(
+        (received(input), sent(input)),
+        (Some(3.0), Some(1.0)),
         "{metrics}"
     );
 }

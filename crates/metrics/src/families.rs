@@ -21,6 +21,8 @@ pub struct Metrics {
     grpc_started: IntCounterVec,
     grpc_handled: IntCounterVec,
     grpc_handling_seconds: HistogramVec,
+    grpc_msg_received: IntCounterVec,
+    grpc_msg_sent: IntCounterVec,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     upstream_connect_failures: IntCounterVec,
@@ -68,6 +70,20 @@ impl Metrics {
             .buckets(LATENCY_BUCKETS.to_vec()),
             GRPC_LABELS,
         )?;
+        let grpc_msg_received = IntCounterVec::new(
+            Opts::new(
+                "grpc_server_msg_received_total",
+                "Total number of RPC stream messages received on the server.",
+            ),
+            GRPC_LABELS,
+        )?;
+        let grpc_msg_sent = IntCounterVec::new(
+            Opts::new(
+                "grpc_server_msg_sent_total",
+                "Total number of gRPC stream messages sent by the server.",
+            ),
+            GRPC_LABELS,
+        )?;
         let http_requests = IntCounterVec::new(
             Opts::new(
                 "protogate_http_requests_total",
@@ -101,6 +117,8 @@ impl Metrics {
         registry.register(Box::new(grpc_started.clone()))?;
         registry.register(Box::new(grpc_handled.clone()))?;
         registry.register(Box::new(grpc_handling_seconds.clone()))?;
+        registry.register(Box::new(grpc_msg_received.clone()))?;
+        registry.register(Box::new(grpc_msg_sent.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(upstream_connect_failures.clone()))?;
@@ -109,6 +127,8 @@ impl Metrics {
             grpc_started,
             grpc_handled,
             grpc_handling_seconds,
+            grpc_msg_received,
+            grpc_msg_sent,
             http_requests,
             http_duration,
             upstream_connect_failures,
@@ -134,6 +154,8 @@ impl Metrics {
         Arc::new(GrpcMethodMetrics {
             started: self.grpc_started.with_label_values(&labels),
             seconds: self.grpc_handling_seconds.with_label_values(&labels),
+            received: self.grpc_msg_received.with_label_values(&labels),
+            sent: self.grpc_msg_sent.with_label_values(&labels),
             handled_family: self.grpc_handled.clone(),
             labels: labels.map(str::to_owned),
             handled: Default::default(),
@@ -174,6 +196,8 @@ impl Metrics {
 pub struct GrpcMethodMetrics {
     started: IntCounter,
     seconds: Histogram,
+    received: IntCounter,
+    sent: IntCounter,
     handled_family: IntCounterVec,
     labels: [String; 4],
     handled: [OnceLock<IntCounter>; 17],
@@ -191,6 +215,12 @@ impl GrpcMethodMetrics {
     /// A call started.
     pub fn started(&self) {
         self.started.inc();
+    }
+
+    /// Messages a call received from its caller and sent back to it.
+    pub fn messages(&self, received: u64, sent: u64) {
+        self.received.inc_by(received);
+        self.sent.inc_by(sent);
     }
 
     /// A call finished with `code` after `elapsed`.

@@ -40,6 +40,11 @@ impl FrameGuard {
         self.scanner.finish().map_err(|e| self.error(e))
     }
 
+    /// Messages completed so far.
+    pub fn messages(&self) -> u64 {
+        self.scanner.messages()
+    }
+
     fn error(&self, error: FrameError) -> GatewayError {
         let side = match self.direction {
             Direction::Request => "request",

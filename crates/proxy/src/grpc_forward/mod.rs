@@ -34,9 +34,19 @@ use pingora_proxy::Session;
 use protogate_core::Code;
 use protogate_metrics::Metrics;
 
+use frames::{Direction, FrameGuard};
+
 use crate::ctx::RequestCtx;
 use crate::respond::write_failure;
 use crate::CompiledRoute;
+
+/// The frame checks of both directions; they also count the messages.
+pub(crate) struct Guards {
+    /// Caller to upstream.
+    pub requests: FrameGuard,
+    /// Upstream to caller.
+    pub responses: FrameGuard,
+}
 
 /// Why a forwarded call ended early.
 #[derive(Debug)]
@@ -61,7 +71,22 @@ pub(crate) async fn forward(
     pool: &Connector,
     metrics: &Metrics,
 ) {
-    match pump::run(session, ctx, route, pool, metrics).await {
+    let limit = route
+        .grpc
+        .as_ref()
+        .map_or(protogate_plugin_grpc_proxy::DEFAULT_MAX_MESSAGE_SIZE, |g| {
+            g.max_message_size
+        });
+    let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+    let mut guards = Guards {
+        requests: FrameGuard::new(limit, Direction::Request),
+        responses: FrameGuard::new(limit, Direction::Response),
+    };
+    let ended = pump::run(session, ctx, route, pool, metrics, &mut guards).await;
+    if let Some(handles) = &ctx.grpc_metrics {
+        handles.messages(guards.requests.messages(), guards.responses.messages());
+    }
+    match ended {
         Ok(()) => {}
         Err(Ending::Error(error)) => {
             write_failure(session, ctx, &error).await;

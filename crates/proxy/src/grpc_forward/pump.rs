@@ -18,9 +18,8 @@ use protogate_metrics::Metrics;
 use tokio::time::Instant;
 
 use super::deadline::{call_deadline, exceeded, tell_upstream};
-use super::frames::{Direction, FrameGuard};
 use super::open::{open_stream, OpenStream};
-use super::Ending;
+use super::{Ending, Guards};
 use crate::ctx::RequestCtx;
 use crate::CompiledRoute;
 
@@ -97,14 +96,12 @@ pub(crate) async fn run(
     route: &CompiledRoute,
     pool: &Connector,
     metrics: &Metrics,
+    guards: &mut Guards,
 ) -> Result<(), Ending> {
-    let limit = route
-        .grpc
-        .as_ref()
-        .map_or(protogate_plugin_grpc_proxy::DEFAULT_MAX_MESSAGE_SIZE, |g| {
-            g.max_message_size
-        });
-    let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+    let Guards {
+        requests,
+        responses,
+    } = guards;
     let started = Instant::from_std(ctx.call.started);
     let from_caller = session.req_header().headers.contains_key("grpc-timeout");
     let deadline = call_deadline(session.req_header(), started, route.default_timeout())?;
@@ -132,8 +129,6 @@ pub(crate) async fn run(
     .map_err(|_| exceeded(from_caller))??;
     ctx.target = Some(stream.target.clone());
 
-    let mut requests = FrameGuard::new(limit, Direction::Request);
-    let mut responses = FrameGuard::new(limit, Direction::Response);
     let mut replay = Replay::default();
     let mut phase = Phase::Header;
 
