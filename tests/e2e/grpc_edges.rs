@@ -132,6 +132,11 @@ async fn a_call_without_grpc_timeout_is_capped_by_the_route_timeout() {
         Some("deadline exceeded (the route's timeout)")
     );
     let seen = raw.seen();
+    assert_eq!(
+        seen.last().unwrap()["te"],
+        "trailers",
+        "the grpc_proxy hook ran on the forwarded request"
+    );
     let told = seen.last().unwrap()["grpc-timeout"]
         .to_str()
         .unwrap()

@@ -214,7 +214,7 @@ async fn a_graceful_upgrade_hands_the_sockets_over_without_dropping_a_call() {
     .await;
     old.signal("QUIT");
     assert!(
-        new.wait_ready_again().await,
+        new.wait_ready().await,
         "the new process serves:\n{}",
         new.log()
     );

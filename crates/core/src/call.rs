@@ -58,11 +58,6 @@ impl CallInfo {
             error: None,
         }
     }
-
-    /// The `grpc_type` metric label: the kind's name, or `unknown`.
-    pub fn grpc_type(&self) -> &'static str {
-        self.rpc_kind.map_or("unknown", RpcKind::label)
-    }
 }
 
 impl Default for CallInfo {

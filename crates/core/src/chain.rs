@@ -193,11 +193,6 @@ impl Chain {
         self.plugins.iter().map(|p| p.name()).collect()
     }
 
-    /// True when the chain has a plugin named `name`.
-    pub fn contains(&self, name: &str) -> bool {
-        self.plugins.iter().any(|p| p.name() == name)
-    }
-
     /// Fresh per-call state for every plugin. Plugins whose state is `()`
     /// cost no allocation (a zero-sized box does not allocate).
     pub fn new_slots(&self) -> Slots {

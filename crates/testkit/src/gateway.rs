@@ -221,11 +221,6 @@ impl Gateway {
         }
     }
 
-    /// Waits (bounded) until `/readyz` answers 200.
-    pub async fn wait_ready_again(&mut self) -> bool {
-        self.wait_ready().await
-    }
-
     /// The `/metrics` text.
     pub async fn metrics(&self) -> String {
         HttpClient::http1()
@@ -251,7 +246,9 @@ impl Gateway {
         text
     }
 
-    async fn wait_ready(&mut self) -> bool {
+    /// Waits (bounded) until `/readyz` answers 200; false if the process
+    /// exits or the bound passes first.
+    pub async fn wait_ready(&mut self) -> bool {
         let url = format!("{}/readyz", self.admin_url());
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while std::time::Instant::now() < deadline {

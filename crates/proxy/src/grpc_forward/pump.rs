@@ -106,7 +106,7 @@ pub(crate) async fn run(
     let from_caller = session.req_header().headers.contains_key("grpc-timeout");
     let deadline = call_deadline(session.req_header(), started, route.default_timeout())?;
 
-    let mut request = upstream_request(session.req_header())?;
+    let mut request = upstream_request(session.req_header());
     if let Some(deadline) = deadline {
         tell_upstream(&mut request, deadline)?;
     }
@@ -311,16 +311,14 @@ pub(crate) async fn run(
 }
 
 /// The request as the upstream gets it: the caller's, minus headers that
-/// belong to the caller's connection, with `te: trailers`.
-fn upstream_request(caller: &RequestHeader) -> Result<RequestHeader, GatewayError> {
+/// belong to the caller's connection. (`te: trailers` is the `grpc_proxy`
+/// plugin's `upstream_request` hook, which runs on it next.)
+fn upstream_request(caller: &RequestHeader) -> RequestHeader {
     let mut request = caller.clone();
     for name in HOP_BY_HOP {
         request.remove_header(*name);
     }
     request
-        .insert_header(http::header::TE, "trailers")
-        .map_err(|e| GatewayError::internal(e.to_string()))?;
-    Ok(request)
 }
 
 /// The caller's next body chunk, or, once the body is done, the caller
