@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # bench/run.sh: protogate against its peers, in one run.
 #
-# Every scenario is run against five targets: straight to the upstream
+# The gRPC scenarios are run against five targets: straight to the upstream
 # (protogate-demo, tonic), protogate, bare Pingora (bench/bare-pingora, the
-# floor protogate builds on), nginx grpc_pass and haproxy. The proxy under
+# floor protogate builds on), nginx grpc_pass and haproxy. The REST scenario
+# (rest-get: GET /v1/products/prod-1 over HTTP/1.1, transcoded to
+# ecommerce.v1.ProductService/GetProduct) is run against protogate's
+# transcoder and grpc-gateway v1 (bench/grpc-gateway) only. The proxy under
 # test runs on core 1, the upstream and h2load on core 0, one worker thread
 # each. Each measurement starts fresh processes, warms up, then runs a fixed
 # number of calls with h2load and reads the proxy's CPU time (utime + stime
@@ -13,14 +16,18 @@
 # h2load does not read grpc-status, so every call is verified: the upstream
 # (`protogate-demo --count-calls`) must have answered warmup + n calls, all
 # with grpc-status 0; h2load must report n succeeded and exactly the expected
-# number of response body bytes. A scenario that fails this is marked FAILED
-# and the script exits 1 at the end.
+# number of response body bytes (for REST: n 2xx responses, each the size of
+# one probe response fetched with curl first). A scenario that fails this,
+# or whose proxy does not start, is marked FAILED and the script exits 1 at
+# the end.
 #
 # Usage (from the repository root):
-#   bench/run.sh                 # full run: 5 rounds, about 9 minutes on 2 cores
+#   bench/run.sh                 # full run: 5 rounds, about 11 minutes on 2 cores
 #   QUICK=1 bench/run.sh         # smoke run: small counts, one round (~1 min)
-# Knobs: ROUNDS=N, TARGETS="direct protogate bare-pingora nginx haproxy",
-#   SCENARIOS="unary-175 unary-64k stream-1000x175", SKIP_BUILD=1,
+# Knobs: ROUNDS=N,
+#   TARGETS="direct protogate bare-pingora nginx haproxy grpc-gateway",
+#   SCENARIOS="unary-175 unary-64k stream-1000x175 rest-get", SKIP_BUILD=1
+#   (skips cargo only: grpc-gateway is always built, from Go's build cache),
 #   KEEP_WORK=1 (keep the scratch directory with every log).
 # Writes bench/results/latest.md (the report, also printed) and
 # bench/results/latest.tsv (one line per measurement).
@@ -33,13 +40,14 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then ROUNDS=${ROUNDS:-1}; else ROUNDS=${ROUNDS:-5}; fi
-TARGETS=${TARGETS:-"direct protogate bare-pingora nginx haproxy"}
-SCENARIOS=${SCENARIOS:-"unary-175 unary-64k stream-1000x175"}
+TARGETS=${TARGETS:-"direct protogate bare-pingora nginx haproxy grpc-gateway"}
+SCENARIOS=${SCENARIOS:-"unary-175 unary-64k stream-1000x175 rest-get"}
 H2LOAD_TIMEOUT=${H2LOAD_TIMEOUT:-$([[ $QUICK == 1 ]] && echo 60 || echo 300)}
 PROXY_CORE=1
 LOAD_CORE=0
 RESULTS_DIR="$ROOT/bench/results"
 REL="$ROOT/target/release"
+GATEWAY_BIN='' # set by build() when grpc-gateway is measured
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -142,16 +150,22 @@ listening_ports() { # every TCP port in LISTEN state, in decimal
     while read -r hex; do echo $((16#$hex)); done
 }
 
-# wait_listen PORT PID NAME: until something listens on PORT; fail if PID dies.
+# wait_listen PORT PID NAME: until something listens on PORT; returns 1
+# (with the end of NAME's stderr logged) if PID dies or after 10 s.
 wait_listen() {
   local port=$1 pid=$2 name=$3 i
   for ((i = 0; i < 200; i++)); do
     if listening_ports | grep -qx "$port"; then return 0; fi
-    alive "$pid" || { tail -20 "$WORK/$name.err" >&2 || true; die "$name exited during startup"; }
+    if ! alive "$pid"; then
+      tail -20 "$WORK/$name.err" >&2 || true
+      log "$name exited during startup"
+      return 1
+    fi
     sleep 0.05
   done
   tail -20 "$WORK/$name.err" >&2 || true
-  die "$name does not listen on $port after 10 s"
+  log "$name does not listen on $port after 10 s"
+  return 1
 }
 
 # cpu_ticks PIDS...: utime + stime summed, in clock ticks (a process that
@@ -188,6 +202,7 @@ install_missing() {
   command -v nginx >/dev/null || need+=(nginx)
   command -v haproxy >/dev/null || need+=(haproxy)
   command -v taskset >/dev/null || need+=(util-linux)
+  command -v curl >/dev/null || need+=(curl)
   ((${#need[@]})) || return 0
   local sudo=()
   [[ $(id -u) == 0 ]] || sudo=(sudo)
@@ -207,6 +222,12 @@ build() {
   for b in protogate protogate-demo bare-pingora; do
     [[ -x $REL/$b ]] || die "$REL/$b is missing"
   done
+  # grpc-gateway (Go, from Debian's packages): only when it is measured.
+  if [[ " $TARGETS " == *" grpc-gateway "* && " $SCENARIOS " == *" rest-get "* ]]; then
+    GATEWAY_BIN="$WORK/bin/grpc-gateway-bench"
+    log "building grpc-gateway (bench/grpc-gateway/build.sh)"
+    "$ROOT/bench/grpc-gateway/build.sh" "$GATEWAY_BIN"
+  fi
 }
 
 # Request bodies: gRPC frames (flag 0, 4-byte big-endian length, message).
@@ -228,9 +249,12 @@ write_requests() {
 # Scenario table. Response bytes per call are the DATA payload h2load must
 # count: a 175-byte payload is Payload{body} 178 bytes, SimpleResponse (or
 # StreamingOutputCallResponse) 181, plus the 5-byte frame header = 186;
-# 64 KiB: 65540, 65544, + 5 = 65549.
+# 64 KiB: 65540, 65544, + 5 = 65549. S_KIND is grpc (h2c, POST of
+# $S_REQ) or rest (HTTP/1.1 GET, h2load --h1, one request in flight per
+# connection); for rest, S_BYTES is measured per target at run time.
+# S_BASE is the target the "vs" column divides by.
 scenario() { # sets S_* for scenario $1
-  S_NAME=$1
+  S_NAME=$1 S_KIND=grpc S_BASE=bare-pingora
   case $1 in
     unary-175)
       S_TITLE="Unary call, 175-byte response"
@@ -253,9 +277,28 @@ scenario() { # sets S_* for scenario $1
       if [[ $QUICK == 1 ]]; then S_N=200 S_WARM=20; else S_N=2000 S_WARM=100; fi
       S_C=4 S_M=4
       ;;
+    rest-get)
+      S_TITLE="REST GET transcoded to a unary gRPC call (JSON response)"
+      S_KIND=rest S_BASE=grpc-gateway
+      S_PATH=/v1/products/prod-1
+      S_BYTES='' S_MSGS=1
+      if [[ $QUICK == 1 ]]; then S_N=10000 S_WARM=1000; else S_N=100000 S_WARM=5000; fi
+      # HTTP/1.1: 100 connections with one request each = 100 in flight.
+      S_C=100 S_M=1
+      ;;
     *) die "unknown scenario $1" ;;
   esac
   S_REQ="$WORK/$1.bin"
+}
+
+# applies SCENARIO TARGET: whether TARGET takes part in SCENARIO. rest-get
+# compares the two REST->gRPC transcoders; grpc-gateway only speaks REST.
+applies() {
+  if [[ $1 == rest-get ]]; then
+    [[ $2 == protogate || $2 == grpc-gateway ]]
+  else
+    [[ $2 != grpc-gateway ]]
+  fi
 }
 
 # ---------------------------------------------------------------- targets
@@ -269,7 +312,7 @@ start_upstream() {
     >"$WORK/upstream.out" 2>"$WORK/upstream.err" &
   UP_PID=$!
   PIDS+=("$UP_PID")
-  wait_listen "$UP_PORT" "$UP_PID" upstream
+  wait_listen "$UP_PORT" "$UP_PID" upstream || die "the upstream did not start"
 }
 
 # stop_upstream: SIGTERM, then echo its "calls: N ok: N failed: N" line.
@@ -279,7 +322,9 @@ stop_upstream() {
   grep -m1 '^calls:' "$WORK/upstream.out" || echo "calls: ? ok: ? failed: ?"
 }
 
-start_proxy() { # start_proxy TARGET; sets PX_PID, PX_PORT (the port to load)
+# start_proxy TARGET: sets PX_PID, PX_PORT (the port to load); returns 1 if
+# the proxy does not start.
+start_proxy() {
   local target=$1
   if [[ $target == direct ]]; then
     PX_PID='' PX_PORT=$UP_PORT
@@ -291,7 +336,32 @@ start_proxy() { # start_proxy TARGET; sets PX_PID, PX_PORT (the port to load)
     protogate)
       local admin
       admin=$(free_port)
-      cat >"$WORK/protogate.yaml" <<EOF
+      if [[ $S_KIND == rest ]]; then
+        # REST/JSON on /v1/ transcoded by the transcoder plugin, with the
+        # bindings from product.proto's google.api.http annotations.
+        cat >"$WORK/protogate.yaml" <<EOF
+server:
+  listen:
+    - address: "127.0.0.1:$PX_PORT"
+  admin: "127.0.0.1:$admin"
+  threads: 1
+descriptors:
+  - path: "$ROOT/protos/ecommerce/v1/product.proto"
+    import_paths: ["$ROOT/protos"]
+upstreams:
+  bench:
+    protocol: grpc
+    targets: ["127.0.0.1:$UP_PORT"]
+    connect_timeout: 1s
+routes:
+  - name: products-rest
+    match: { path_prefix: /v1/ }
+    upstream: bench
+    plugins:
+      - transcoder: { services: [ecommerce.v1.ProductService] }
+EOF
+      else
+        cat >"$WORK/protogate.yaml" <<EOF
 server:
   listen:
     - address: "127.0.0.1:$PX_PORT"
@@ -307,6 +377,7 @@ routes:
     match: { grpc_service: grpc.testing.TestService }
     upstream: bench
 EOF
+      fi
       cmd=("$REL/protogate" run --config "$WORK/protogate.yaml")
       ;;
     bare-pingora)
@@ -372,6 +443,10 @@ backend bench_upstream
 EOF
       cmd=(haproxy -db -f "$WORK/haproxy.cfg")
       ;;
+    grpc-gateway)
+      # Go: GOMAXPROCS=1 is its one worker thread.
+      cmd=(env GOMAXPROCS=1 "$GATEWAY_BIN" -listen "127.0.0.1:$PX_PORT" -upstream "127.0.0.1:$UP_PORT")
+      ;;
     *) die "unknown target $target" ;;
   esac
   RUST_LOG=warn taskset -c "$PROXY_CORE" "${cmd[@]}" \
@@ -384,7 +459,7 @@ EOF
 stop_proxy() { # stop_proxy TARGET
   [[ -n $PX_PID ]] || return 0
   # Pingora: SIGINT is the fast shutdown (SIGTERM drains for the grace
-  # period). nginx and haproxy: SIGTERM is the fast one.
+  # period). nginx, haproxy and grpc-gateway: SIGTERM is the fast one.
   case $1 in
     protogate | bare-pingora) stop_tree "$PX_PID" INT 10 ;;
     *) stop_tree "$PX_PID" TERM 10 ;;
@@ -398,12 +473,33 @@ h2load_run() {
   local n=$1 out=$2 logfile=${3:-}
   local extra=()
   [[ -n $logfile ]] && extra=(--log-file="$logfile")
+  if [[ $S_KIND == rest ]]; then
+    extra+=(--h1)
+  else
+    extra+=(-d "$S_REQ" -H 'content-type: application/grpc' -H 'te: trailers')
+  fi
   local status=0
   timeout "$H2LOAD_TIMEOUT" taskset -c "$LOAD_CORE" h2load \
-    -n "$n" -c "$S_C" -m "$S_M" -t 1 -d "$S_REQ" \
-    -H 'content-type: application/grpc' -H 'te: trailers' \
+    -n "$n" -c "$S_C" -m "$S_M" -t 1 \
     "${extra[@]}" "http://127.0.0.1:$PX_PORT$S_PATH" >"$out" 2>&1 || status=$?
   return "$status"
+}
+
+# rest_probe OUT: one GET of $S_PATH with curl, the body to OUT. Sets
+# S_BYTES to its size (what every measured response must have, since the
+# JSON encoding differs between transcoders), and PROBE_PROBLEM to what is
+# wrong, or to nothing if the answer is a 200 with product prod-1.
+rest_probe() {
+  local out=$1 code
+  rm -f "$out"
+  code=$(curl -sS -o "$out" -w '%{http_code}' --max-time 10 "http://127.0.0.1:$PX_PORT$S_PATH" 2>&1) || true
+  S_BYTES=$(stat -c %s "$out" 2>/dev/null || echo 0)
+  PROBE_PROBLEM=''
+  if [[ $code != 200 ]]; then
+    PROBE_PROBLEM="probe GET $S_PATH: HTTP ${code:-?}: $(head -c 200 "$out" 2>/dev/null)"
+  elif ! grep -q '"id": *"prod-1"' "$out"; then
+    PROBE_PROBLEM="probe GET $S_PATH: no \"id\":\"prod-1\" in $(head -c 200 "$out")"
+  fi
 }
 
 # ---------------------------------------------------------------- one measurement
@@ -417,11 +513,32 @@ measure() {
   scenario "$1"
   log "round $round/$ROUNDS  $S_NAME  $target"
   start_upstream
-  start_proxy "$target"
+  if ! start_proxy "$target"; then
+    # Recorded as a failed measurement (all figures 0), so the other
+    # targets and scenarios still run.
+    local why="$target did not start (its stderr: $WORK/failed-$S_NAME-$target-$round.err)"
+    cp "$WORK/$target.err" "$WORK/failed-$S_NAME-$target-$round.err" 2>/dev/null || true
+    stop_proxy "$target"
+    stop_upstream >/dev/null
+    FAILURES+=("$S_NAME $target round $round: $why")
+    printf '%s\t%s\t%s\t%s\t%s\t0\t0\t0\t0\t0\t0\t0\t0\t0\t%s\t0\t0\t0\n' \
+      "$S_NAME" "$target" "$round" "$S_N" "$S_MSGS" "FAILED: $why" >>"$TSV"
+    log "  FAILED: $why"
+    return 0
+  fi
 
   local warm_out="$WORK/h2load-warm.out" out="$WORK/h2load.out" lat="$WORK/latency.log"
   rm -f "$warm_out" "$out" "$lat"
-  local h2status=0
+  local h2status=0 probes=0
+  PROBE_PROBLEM=''
+  if [[ $S_KIND == rest ]]; then
+    # One GET first: its body size is what every measured response must
+    # have (checked through h2load's data byte count), and the upstream
+    # counts it as one more call.
+    rest_probe "$WORK/rest-probe-$target.json"
+    probes=1
+    log "  probe: $S_BYTES-byte JSON response"
+  fi
   h2load_run "$S_WARM" "$warm_out" || h2status=$?
 
   local px_pids=() up_pids
@@ -457,8 +574,9 @@ measure() {
   calls=$(stop_upstream)
 
   # h2load's summary.
-  local rps=0 succeeded=0 failed=0 errored=0 timeouts=0 data=0 p50=0 p99=0
+  local rps=0 succeeded=0 failed=0 errored=0 timeouts=0 data=0 p50=0 p99=0 ok2xx=0
   if [[ -s $out ]]; then
+    ok2xx=$(sed -nE 's/^status codes: ([0-9]+) 2xx.*/\1/p' "$out")
     rps=$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i) == "req/s,") print $(i - 1) }' "$out")
     read -r succeeded failed errored timeouts < <(awk '/^requests:/ {
       for (i = 1; i <= NF; i++) { if ($(i) ~ /^succeeded/) s = $(i - 1); if ($(i) ~ /^failed/) f = $(i - 1);
@@ -476,9 +594,11 @@ measure() {
   # Verification.
   local up_ok up_failed problems=()
   read -r up_ok up_failed < <(awk '{ print $4, $6 }' <<<"$calls")
-  local expect_calls=$((S_WARM + S_N)) expect_data=$((S_N * S_BYTES))
+  local expect_calls=$((S_WARM + S_N + probes)) expect_data=$((S_N * ${S_BYTES:-0}))
+  [[ -z $PROBE_PROBLEM ]] || problems+=("$PROBE_PROBLEM")
   ((h2status == 0)) || problems+=("h2load exit $h2status$([[ $h2status == 124 ]] && echo ' (timed out)')")
   [[ ${succeeded:-0} == "$S_N" ]] || problems+=("h2load succeeded ${succeeded:-?}/$S_N")
+  [[ $S_KIND != rest || ${ok2xx:-0} == "$S_N" ]] || problems+=("h2load 2xx ${ok2xx:-?}/$S_N")
   [[ "${failed:-0}/${errored:-0}/${timeouts:-0}" == 0/0/0 ]] || problems+=("h2load failed/errored/timeout ${failed}/${errored}/${timeouts}")
   [[ ${data:-0} == "$expect_data" ]] || problems+=("response bytes ${data:-?}, expected $expect_data")
   [[ $up_ok == "$expect_calls" ]] || problems+=("upstream ok $up_ok, expected $expect_calls")
@@ -508,7 +628,7 @@ measure() {
     "$px_us" "$up_us" "$px_rss" "$up_rss" "${succeeded:-0}" "$up_ok" "$verdict" \
     "$wall_us" "$h2cpu" "$other_us" >>"$TSV"
   log "  $(awk -F'\t' 'END { printf "%s req/s  p50 %s us  p99 %s us  proxy %.2f us/call  upstream %.2f us/call  h2load %.2f us/call  other %.0f%%  rss %s KiB  upstream ok %s  %s",
-    $6, $7, $8, $9 / $4, $10 / $4, $17 / $4, 100 * $18 / $16, $11, $14, $15 }' "$TSV")"
+    $6, $7, $8, $9 / $4, $10 / $4, $17 / $4, ($16 > 0 ? 100 * $18 / $16 : 0), $11, $14, $15 }' "$TSV")"
 }
 
 # machine_busy_ticks: user + nice + system + irq + softirq of all CPUs.
@@ -535,15 +655,19 @@ machine_info() {
   echo "- machine: $(nproc) CPUs, $cpu; $kernel$(grep -q hypervisor /proc/cpuinfo && echo ', virtual machine')"
   echo "- protogate $("$REL/protogate" --version 2>/dev/null | awk '{ print $2 }'), Pingora $(lock_version pingora-core), upstream protogate-demo on tonic $(lock_version tonic) / hyper $(lock_version hyper)"
   echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(haproxy -v 2>&1 | head -1 | awk '{ print "HAProxy " $3 }'), $(h2load --version 2>&1 | head -1), $(rustc --version 2>/dev/null || echo 'rustc ?')"
+  if [[ -n $GATEWAY_BIN ]]; then
+    echo "- grpc-gateway $(dpkg-query -W -f='${Version}' golang-github-grpc-ecosystem-grpc-gateway-dev 2>/dev/null) with grpc-go $(dpkg-query -W -f='${Version}' golang-google-grpc-dev 2>/dev/null) (Debian packages), $(go version 2>/dev/null | awk '{ print $3 }'), GOMAXPROCS=1"
+  fi
   echo "- other processes during the measured windows: median $(other_pct | median)%, at most $(other_pct | sort -g | tail -1)% of one core (anything else running skews calls/s and latency more than CPU per call)"
   echo "- pinning: proxy on core $PROXY_CORE; upstream (TOKIO_WORKER_THREADS=1) and h2load (-t 1) on core $LOAD_CORE; one worker thread per proxy; $ROUNDS round(s), targets interleaved, medians quoted$([[ $QUICK == 1 ]] && echo '; QUICK=1 smoke run, small counts')"
 }
 
-# bare_ratio SCENARIO TARGET: the target's CPU over bare Pingora's in the
-# same round, median [min-max] over the rounds; "–" without bare Pingora.
-bare_ratio() {
+# base_ratio SCENARIO TARGET BASE: the target's CPU over BASE's (bare
+# Pingora, or grpc-gateway for REST) in the same round, median [min-max]
+# over the rounds; "–" without BASE.
+base_ratio() {
   local ratios
-  ratios=$(awk -F'\t' -v s="$1" -v t="$2" '$1 == s && $2 == "bare-pingora" { b[$3] = $9 }
+  ratios=$(awk -F'\t' -v s="$1" -v t="$2" -v base="$3" '$1 == s && $2 == base { b[$3] = $9 }
     $1 == s && $2 == t { c[$3] = $9 }
     END { for (r in c) if (b[r] > 0) printf "%.4f\n", c[r] / b[r] }' "$TSV")
   if [[ -z $ratios ]]; then echo "–"; return; fi
@@ -551,7 +675,7 @@ bare_ratio() {
 }
 
 other_pct() { # other CPU of each measurement, in % of one core
-  awk -F'\t' '{ o = $18 < 0 ? 0 : $18; printf "%.0f\n", 100 * o / $16 }' "$TSV"
+  awk -F'\t' '$16 > 0 { o = $18 < 0 ? 0 : $18; printf "%.0f\n", 100 * o / $16 }' "$TSV"
 }
 
 lock_version() {
@@ -576,6 +700,11 @@ report() {
   echo "\"calls verified\": in how many rounds h2load saw every call succeed with exactly the"
   echo "expected response bytes and the upstream answered every call (warmup included) with"
   echo "grpc-status 0."
+  echo "REST (rest-get): HTTP/1.1 over 100 connections, one request in flight on each;"
+  echo "protogate's transcoder against grpc-gateway v1, and \"vs grpc-gateway\" in place of"
+  echo "\"vs bare Pingora\". A call is verified when h2load saw a 2xx with exactly the bytes"
+  echo "of one probe response fetched with curl before the warmup (JSON encodings differ"
+  echo "between transcoders), and the upstream answered probe + warmup + calls with status 0."
   echo "\"core use\": CPU over the wall time of the measured run, for the proxy (core 1)"
   echo "and for the upstream plus h2load (core 0); the side near 100% is what limits calls/s."
   local s t
@@ -584,13 +713,15 @@ report() {
     echo
     echo "## $S_TITLE"
     echo
-    echo "h2load -n $S_N -c $S_C -m $S_M (after $S_WARM warmup calls), \`$S_PATH\`"
+    local h1='' what=$S_PATH vs="vs bare Pingora"
+    [[ $S_KIND == rest ]] && h1='--h1 ' what="GET $S_PATH" vs="vs grpc-gateway"
+    echo "h2load $h1-n $S_N -c $S_C -m $S_M (after $S_WARM warmup calls), \`$what\`"
     echo
     if ((S_MSGS > 1)); then
-      echo "| target | calls/s | msgs/s | p50 ms | p99 ms | proxy CPU µs/msg | vs bare Pingora | upstream CPU µs/msg | core use proxy / load | proxy peak RSS MiB | calls verified |"
+      echo "| target | calls/s | msgs/s | p50 ms | p99 ms | proxy CPU µs/msg | $vs | upstream CPU µs/msg | core use proxy / load | proxy peak RSS MiB | calls verified |"
       echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     else
-      echo "| target | calls/s | p50 ms | p99 ms | proxy CPU µs/call | vs bare Pingora | upstream CPU µs/call | core use proxy / load | proxy peak RSS MiB | calls verified |"
+      echo "| target | calls/s | p50 ms | p99 ms | proxy CPU µs/call | $vs | upstream CPU µs/call | core use proxy / load | proxy peak RSS MiB | calls verified |"
       echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     fi
     local per=$((S_N * S_MSGS))
@@ -617,13 +748,13 @@ report() {
         cpu_s="–" rel="–" rss_s="–"
       else
         cpu_s="$(fmt "$(awk -v c="$cpu" -v n="$per" 'BEGIN { print c / n }')" 2) [$(fmt "$(awk -v c="$cpumin" -v n="$per" 'BEGIN { print c / n }')" 2)-$(fmt "$(awk -v c="$cpumax" -v n="$per" 'BEGIN { print c / n }')" 2)]"
-        rel=$(bare_ratio "$s" "$t")
+        rel=$(base_ratio "$s" "$t" "$S_BASE")
         rss_s=$(fmt "$(awk -v r="$rss" 'BEGIN { print r / 1024 }')" 1)
       fi
       local up_s busy_px busy_load use_s
       up_s=$(fmt "$(awk -v c="$up" -v n="$per" 'BEGIN { print c / n }')" 2)
-      busy_px=$(awk -F'\t' -v s="$s" -v t="$t" '$1 == s && $2 == t { printf "%.0f\n", 100 * $9 / $16 }' "$TSV" | median)
-      busy_load=$(awk -F'\t' -v s="$s" -v t="$t" '$1 == s && $2 == t { printf "%.0f\n", 100 * ($10 + $17) / $16 }' "$TSV" | median)
+      busy_px=$(awk -F'\t' -v s="$s" -v t="$t" '$1 == s && $2 == t && $16 > 0 { printf "%.0f\n", 100 * $9 / $16 }' "$TSV" | median)
+      busy_load=$(awk -F'\t' -v s="$s" -v t="$t" '$1 == s && $2 == t && $16 > 0 { printf "%.0f\n", 100 * ($10 + $17) / $16 }' "$TSV" | median)
       use_s="$(fmt "$busy_px" 0)% / $(fmt "$busy_load" 0)%"
       [[ $t == direct ]] && use_s="– / $(fmt "$busy_load" 0)%"
       if ((S_MSGS > 1)); then
@@ -650,9 +781,12 @@ build
 write_requests
 : >"$TSV"
 
-read -ra target_list <<<"$TARGETS"
 for ((round = 1; round <= ROUNDS; round++)); do
   for s in $SCENARIOS; do
+    target_list=()
+    for t in $TARGETS; do
+      if applies "$s" "$t"; then target_list+=("$t"); fi
+    done
     # Rotate the target order every round so no target always goes first.
     n=${#target_list[@]}
     for ((i = 0; i < n; i++)); do

@@ -17,3 +17,4 @@ mod lifecycle;
 mod metrics;
 mod python_interop;
 mod routing;
+mod transcoding;

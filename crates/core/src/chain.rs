@@ -74,6 +74,8 @@ pub trait DynPlugin: Send + Sync {
     ) -> Result<(), GatewayError>;
     /// See [`Plugin::log`].
     fn log(&self, state: &mut AnyState, call: &CallInfo);
+    /// See [`Plugin::describe`].
+    fn describe(&self) -> Vec<String>;
 }
 
 /// Finds the typed state in a slot. The chain creates every slot with the
@@ -150,6 +152,9 @@ impl<P: Plugin> DynPlugin for P {
             Plugin::log(self, state, call);
         }
     }
+    fn describe(&self) -> Vec<String> {
+        Plugin::describe(self)
+    }
 }
 
 /// Per-call plugin state: one slot per chain position, plus how far the
@@ -186,6 +191,16 @@ impl Chain {
             }
         }
         Self { plugins, by_hook }
+    }
+
+    /// What each plugin adds to the route, for `protogate routes`: the
+    /// plugin's name and its lines, for plugins that have any.
+    pub fn describe(&self) -> Vec<(&'static str, Vec<String>)> {
+        self.plugins
+            .iter()
+            .map(|p| (p.name(), p.describe()))
+            .filter(|(_, lines)| !lines.is_empty())
+            .collect()
     }
 
     /// The plugin names in run order.
@@ -571,7 +586,14 @@ mod tests {
             state.0 += 1;
             let request = RequestHeader::build("POST", b"/pkg.Svc/M", None)
                 .map_err(|e| GatewayError::internal(e.to_string()))?;
-            let answer = cx.call_upstream(request, Bytes::from_static(b"in")).await?;
+            let answer = cx.call_upstream(
+                    request,
+                    Bytes::from_static(b"in"),
+                    crate::CallLimits {
+                        max_response_bytes: 1024,
+                    },
+                )
+                .await?;
             Ok(Flow::Respond(LocalResponse::Http {
                 header: Box::new(answer.header),
                 body: answer.body,
@@ -599,6 +621,7 @@ mod tests {
             _call: &mut CallInfo,
             request: RequestHeader,
             body: Bytes,
+            _limits: crate::CallLimits,
         ) -> Result<crate::UpstreamResponse, GatewayError> {
             let stamps: Vec<&str> = request
                 .headers

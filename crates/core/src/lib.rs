@@ -13,6 +13,7 @@
 
 mod call;
 mod chain;
+pub mod cors;
 mod error;
 mod plugin;
 mod protocol;
@@ -25,10 +26,12 @@ pub use error::GatewayError;
 pub use plugin::{Downstream, Flow, Hooks, LocalResponse, Plugin};
 pub use protocol::CallerProtocol;
 pub use rescue::{rescue, trailers_for, Rendered};
-pub use upstream_call::{RequestCx, UpstreamConnector, UpstreamResponse};
+pub use upstream_call::{CallLimits, RequestCx, UpstreamConnector, UpstreamResponse};
 
 pub use http::HeaderMap;
-pub use protogate_config::{ByteSize, Decode, Decoder, Fields, Node, Timeout, YamlPath};
+pub use protogate_config::{
+    ByteSize, Decode, Decoder, Fields, Node, OrderedMap, Span, Spanned, Timeout, YamlPath,
+};
 pub use protogate_grpc::status::Code;
 
 /// Re-exported so plugins name Pingora's header types without depending on it.

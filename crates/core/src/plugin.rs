@@ -184,4 +184,10 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Once per call, after the answer went out or the call failed.
     fn log(&self, _state: &mut Self::State, _call: &CallInfo) {}
+
+    /// Lines for `protogate routes`: what this plugin adds to the route
+    /// (the transcoder's REST bindings, say). Empty by default.
+    fn describe(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -34,17 +34,29 @@ pub struct UpstreamResponse {
     pub trailers: Option<HeaderMap>,
 }
 
+/// Limits on one out-of-pipeline call.
+#[derive(Clone, Copy, Debug)]
+pub struct CallLimits {
+    /// The largest response body read; a larger one fails the call with
+    /// RESOURCE_EXHAUSTED (HTTP 502: the upstream, not the caller, is at fault).
+    pub max_response_bytes: usize,
+}
+
 /// Sends one complete request to the route's upstream: implemented by the
 /// proxy over Pingora's pooled connector.
 #[async_trait]
 pub trait UpstreamConnector: Send + Sync {
     /// Sends `request` with `body` and reads the whole answer. Connect
-    /// failures move on to the next target; any other failure is UNAVAILABLE.
+    /// failures move on to the next target; any other failure is
+    /// UNAVAILABLE. The call's deadline is the route's timeout, shortened
+    /// by a `grpc-timeout` the request carries; it is sent upstream as
+    /// `grpc-timeout` and ends the call with DEADLINE_EXCEEDED when it passes.
     async fn send(
         &self,
         call: &mut CallInfo,
         request: RequestHeader,
         body: Bytes,
+        limits: CallLimits,
     ) -> Result<UpstreamResponse, GatewayError>;
 }
 
@@ -69,13 +81,14 @@ impl RequestCx<'_> {
         &mut self,
         mut request: RequestHeader,
         body: Bytes,
+        limits: CallLimits,
     ) -> Result<UpstreamResponse, GatewayError> {
         let connector = self
             .connector
             .ok_or_else(|| GatewayError::internal("this call has no upstream to call"))?;
         self.chain
             .upstream_request_except(self.slots, self.call, &mut request, self.position)?;
-        let mut response = connector.send(self.call, request, body).await?;
+        let mut response = connector.send(self.call, request, body, limits).await?;
         if let Some(trailers) = response.trailers.as_mut() {
             self.chain
                 .response_trailers_except(self.slots, self.call, trailers, self.position)?;

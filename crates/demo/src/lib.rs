@@ -1,6 +1,7 @@
 //! The demo upstream for protogate: an in-memory e-commerce
-//! `ecommerce.v1.ProductService` and the gRPC interop `grpc.testing.TestService`,
-//! plus health checking and server reflection.
+//! `ecommerce.v1.ProductService`, the gRPC interop `grpc.testing.TestService`
+//! and `protogate.testing.v1.EchoService` (for transcoding tests), plus
+//! health checking and server reflection.
 //!
 //! The gateway's tests start it on an ephemeral port with [`serve`]; people
 //! run the `protogate-demo` binary. The protos live in the workspace
@@ -8,6 +9,7 @@
 
 mod call_counter;
 mod echo_metadata;
+mod echo_service;
 mod interop;
 pub mod pb;
 mod product_service;
@@ -17,6 +19,7 @@ mod store;
 
 pub use call_counter::{CallCounter, CountCalls};
 pub use echo_metadata::{EchoMetadata, ECHO_INITIAL_HEADER, ECHO_TRAILING_HEADER};
+pub use echo_service::{EchoServiceImpl, FAIL_DETAIL_TYPE_URL, UNKNOWN_DETAIL_TYPE_URL};
 pub use interop::TestServiceImpl;
 pub use product_service::ProductServiceImpl;
 pub use server::{serve, serve_counted, serve_with_store, MAX_MESSAGE_SIZE};

@@ -6,7 +6,7 @@
 //! Well-known types map to `prost_types` (`google.protobuf.Empty` is `()`).
 
 /// `google.api`: the `HttpRule` message carried by the `google.api.http`
-/// option (the extension itself has no Rust form).
+/// option (the extension itself has no Rust form), and `HttpBody`.
 pub mod google {
     /// The `google.api` package.
     pub mod api {
@@ -19,6 +19,17 @@ pub mod ecommerce {
     /// The `ecommerce.v1` package: `ProductService` and its messages.
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/ecommerce.v1.rs"));
+    }
+}
+
+/// protogate's own test APIs.
+pub mod protogate {
+    /// The `protogate.testing` packages.
+    pub mod testing {
+        /// `protogate.testing.v1`: `EchoService`, for transcoding tests.
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/protogate.testing.v1.rs"));
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Assembles every demo service onto one tonic server.
 //!
 //! Served: `ecommerce.v1.ProductService`, `grpc.testing.TestService` (with
-//! metadata echo), `grpc.health.v1.Health` (SERVING for both services and
+//! metadata echo), `protogate.testing.v1.EchoService` (with the same echo), `grpc.health.v1.Health` (SERVING for both services and
 //! for ""), and server reflection v1 and v1alpha built from
 //! [`crate::FILE_DESCRIPTOR_SET`] (plus the health proto). Both application services accept and
 //! send gzip and allow messages up to [`MAX_MESSAGE_SIZE`].
@@ -16,9 +16,11 @@ use tonic_health::ServingStatus;
 
 use crate::call_counter::{CallCounter, CountCalls};
 use crate::echo_metadata::EchoMetadata;
+use crate::echo_service::EchoServiceImpl;
 use crate::interop::TestServiceImpl;
 use crate::pb::ecommerce::v1::product_service_server::ProductServiceServer;
 use crate::pb::grpc::testing::test_service_server::TestServiceServer;
+use crate::pb::protogate::testing::v1::echo_service_server::EchoServiceServer;
 use crate::product_service::ProductServiceImpl;
 use crate::store::ProductStore;
 use crate::FILE_DESCRIPTOR_SET;
@@ -106,6 +108,7 @@ async fn serve_all(
         .add_service(health)
         .add_service(CountCalls::new(products, counter.clone()))
         .add_service(CountCalls::new(EchoMetadata::new(interop), counter))
+        .add_service(EchoMetadata::new(EchoServiceServer::new(EchoServiceImpl)))
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(incoming, shutdown)

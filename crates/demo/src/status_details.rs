@@ -31,13 +31,13 @@ pub const ECHO_STATUS_TYPE_URL: &str = "type.googleapis.com/grpc.testing.EchoSta
 /// The wire form of `google.rpc.Status`, declared here so no extra crate is
 /// needed to produce it.
 #[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
+pub(crate) struct RpcStatus {
     #[prost(int32, tag = "1")]
-    code: i32,
+    pub(crate) code: i32,
     #[prost(string, tag = "2")]
-    message: String,
+    pub(crate) message: String,
     #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
+    pub(crate) details: Vec<prost_types::Any>,
 }
 
 /// Encodes the documented `google.rpc.Status` for `code` and `message`.

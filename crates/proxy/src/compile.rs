@@ -50,7 +50,13 @@ pub fn compile(config: &GatewayConfig, d: &mut Decoder, metrics: &Arc<Metrics>) 
             .iter()
             .find_map(PluginConfig::as_grpc_proxy)
             .cloned();
-        let chain = Chain::new(configs.iter().map(PluginConfig::build).collect());
+        // Build every plugin (so each reports its errors), then give up on
+        // the route if any failed.
+        let built: Vec<_> = configs.iter().map(|c| c.build(&catalog, d)).collect();
+        let Some(plugins) = built.into_iter().collect::<Option<Vec<_>>>() else {
+            continue;
+        };
+        let chain = Chain::new(plugins);
         routes.push(Arc::new(CompiledRoute::new(
             Arc::from(route.name.as_str()),
             route_spec(&route.matcher),

@@ -143,6 +143,7 @@ impl ProxyHttp for Gateway {
                 pool: &self.pool,
                 upstream: &route.upstream,
                 metrics: runtime.metrics(),
+                timeout: route.default_timeout(),
             };
             let mut downstream = SessionDownstream(session);
             route

@@ -11,6 +11,7 @@
 mod compile;
 mod connect;
 mod ctx;
+mod deadline;
 mod downstream;
 mod failure;
 mod gateway;

@@ -6,28 +6,39 @@ use std::sync::Arc;
 
 use protogate_config::{Decode, Decoder, PluginEntry};
 use protogate_core::DynPlugin;
+use protogate_grpc::catalog::Catalog;
 use protogate_plugin_grpc_proxy::{GrpcProxy, GrpcProxyConfig};
+use protogate_plugin_transcoder::TranscoderConfig;
 
 /// Plugins a later release adds; naming one is a clear error, not an
 /// "unknown plugin".
-const PLANNED: &[&str] = &["transcoder", "rate_limit", "header_map", "tracing"];
+const PLANNED: &[&str] = &["rate_limit", "header_map", "tracing"];
 
 /// A decoded plugin configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PluginConfig {
     /// `grpc_proxy`: transparent gRPC pass-through.
     GrpcProxy(GrpcProxyConfig),
+    /// `transcoder`: REST and JSON to gRPC and back.
+    Transcoder(Box<TranscoderConfig>),
 }
 
 impl PluginConfig {
     /// Every plugin name this build knows.
-    pub const NAMES: &'static [&'static str] = &[protogate_plugin_grpc_proxy::NAME];
+    pub const NAMES: &'static [&'static str] = &[
+        protogate_plugin_grpc_proxy::NAME,
+        protogate_plugin_transcoder::NAME,
+    ];
 
     /// Decodes one `- name: {...}` list entry, recording any error.
     pub fn decode(entry: &PluginEntry, d: &mut Decoder) -> Option<Self> {
         match entry.name.as_str() {
             protogate_plugin_grpc_proxy::NAME => {
                 GrpcProxyConfig::decode(&entry.body, &entry.path, d).map(Self::GrpcProxy)
+            }
+            protogate_plugin_transcoder::NAME => {
+                TranscoderConfig::decode(&entry.body, &entry.path, d)
+                    .map(|c| Self::Transcoder(Box::new(c)))
             }
             name if PLANNED.contains(&name) => {
                 d.error(
@@ -55,6 +66,7 @@ impl PluginConfig {
     pub fn name(&self) -> &'static str {
         match self {
             Self::GrpcProxy(_) => protogate_plugin_grpc_proxy::NAME,
+            Self::Transcoder(_) => protogate_plugin_transcoder::NAME,
         }
     }
 
@@ -63,6 +75,7 @@ impl PluginConfig {
     pub fn as_grpc_proxy(&self) -> Option<&GrpcProxyConfig> {
         match self {
             Self::GrpcProxy(settings) => Some(settings),
+            _ => None,
         }
     }
 
@@ -72,10 +85,14 @@ impl PluginConfig {
         Self::GrpcProxy(GrpcProxyConfig::default())
     }
 
-    /// Builds the plugin for one route's chain.
-    pub fn build(&self) -> Arc<dyn DynPlugin> {
+    /// Builds the plugin for one route's chain. Plugins that refer to the
+    /// descriptor catalog check those names here, recording errors in `d`;
+    /// `None` when that failed.
+    pub fn build(&self, catalog: &Catalog, d: &mut Decoder) -> Option<Arc<dyn DynPlugin>> {
         match self {
-            Self::GrpcProxy(config) => Arc::new(GrpcProxy::new(config.clone())),
+            Self::GrpcProxy(config) => Some(Arc::new(GrpcProxy::new(config.clone()))),
+            Self::Transcoder(config) => protogate_plugin_transcoder::build(config, catalog, d)
+                .map(|t| Arc::new(t) as Arc<dyn DynPlugin>),
         }
     }
 }

@@ -195,6 +195,11 @@ impl Runtime {
                 route.upstream.name,
                 route.chain.names().join(", ")
             );
+            for (plugin, lines) in route.chain.describe() {
+                for line in lines {
+                    let _ = writeln!(out, "    {plugin}: {line}");
+                }
+            }
         }
         if !self.known_list.is_empty() {
             let _ = writeln!(out, "gRPC methods:");

@@ -9,17 +9,20 @@ use http::HeaderValue;
 use pingora_core::connectors::http::Connector;
 use pingora_core::protocols::http::client::HttpSession;
 use pingora_http::RequestHeader;
-use protogate_core::{CallInfo, GatewayError, UpstreamConnector, UpstreamResponse};
+use protogate_config::Timeout;
+use protogate_core::{CallInfo, CallLimits, GatewayError, UpstreamConnector, UpstreamResponse};
 use protogate_grpc::status::parse_grpc_status;
 use protogate_metrics::Metrics;
 
 use crate::connect::{connect, Connected};
+use crate::deadline::{call_deadline, exceeded, tell_upstream};
 use crate::upstream::Target;
 use crate::Upstream;
 
 /// The route's upstream, as a plugin's out-of-pipeline call sees it: the
 /// same targets, round robin and connect-failure retries as a proxied
-/// call, over a pool of connections shared by every such call.
+/// call, over a pool of connections shared by every such call, and the
+/// same deadline rules as the gRPC forwarding loop.
 pub struct RouteConnector<'a> {
     /// The shared connection pool.
     pub pool: &'a Connector,
@@ -27,6 +30,9 @@ pub struct RouteConnector<'a> {
     pub upstream: &'a Upstream,
     /// Where connect failures are counted.
     pub metrics: &'a Arc<Metrics>,
+    /// The route's timeout (else the upstream's): the cap for a call whose
+    /// request carries no `grpc-timeout`.
+    pub timeout: Timeout,
 }
 
 #[async_trait]
@@ -34,8 +40,36 @@ impl UpstreamConnector for RouteConnector<'_> {
     async fn send(
         &self,
         call: &mut CallInfo,
+        request: RequestHeader,
+        body: Bytes,
+        limits: CallLimits,
+    ) -> Result<UpstreamResponse, GatewayError> {
+        let from_caller = request.headers.contains_key("grpc-timeout");
+        let deadline = call_deadline(&request, tokio::time::Instant::now(), self.timeout)?;
+        match deadline {
+            Some(deadline) => {
+                match tokio::time::timeout_at(deadline, self.call(call, request, body, limits, Some(deadline)))
+                    .await
+                {
+                    Ok(answer) => answer,
+                    Err(_) => Err(exceeded(from_caller)),
+                }
+            }
+            None => self.call(call, request, body, limits, None).await,
+        }
+    }
+}
+
+impl RouteConnector<'_> {
+    /// Connects (moving on past targets that refuse), sends, and reads the
+    /// whole answer. Runs under the deadline set by `send`.
+    async fn call(
+        &self,
+        call: &mut CallInfo,
         mut request: RequestHeader,
         body: Bytes,
+        limits: CallLimits,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<UpstreamResponse, GatewayError> {
         let start = self.upstream.next_start();
         let Connected {
@@ -58,9 +92,17 @@ impl UpstreamConnector for RouteConnector<'_> {
                 .insert_header(HOST, host)
                 .map_err(|e| GatewayError::internal(e.to_string()))?;
         }
-        let response = exchange(&mut session, request, body)
+        if let Some(deadline) = deadline {
+            if self.upstream.is_grpc() {
+                tell_upstream(&mut request, deadline)?;
+            }
+        }
+        let response = exchange(&mut session, request, body, limits.max_response_bytes)
             .await
-            .map_err(|e| failed(self.upstream, target, &e))?;
+            .map_err(|e| match e {
+                Exchange::Failed(e) => failed(self.upstream, target, &e),
+                Exchange::TooLarge => too_large(self.upstream, limits.max_response_bytes),
+            })?;
         if let Some(status) = response
             .trailers
             .as_ref()
@@ -76,18 +118,37 @@ impl UpstreamConnector for RouteConnector<'_> {
     }
 }
 
-/// One request and its whole answer on an established session.
+/// Why an exchange failed.
+enum Exchange {
+    /// The connection or the upstream failed.
+    Failed(Box<pingora_error::Error>),
+    /// The response body grew past the call's limit.
+    TooLarge,
+}
+
+impl From<Box<pingora_error::Error>> for Exchange {
+    fn from(e: Box<pingora_error::Error>) -> Self {
+        Exchange::Failed(e)
+    }
+}
+
+/// One request and its whole answer (at most `max_body` bytes of body) on
+/// an established session.
 async fn exchange(
     session: &mut HttpSession,
     request: RequestHeader,
     body: Bytes,
-) -> pingora_error::Result<UpstreamResponse> {
+    max_body: usize,
+) -> Result<UpstreamResponse, Exchange> {
     session.write_request_header(Box::new(request)).await?;
     session.write_request_body(body, true).await?;
     session.finish_request_body().await?;
     session.read_response_header().await?;
     let mut collected = BytesMut::new();
     while let Some(chunk) = session.read_response_body().await? {
+        if collected.len() + chunk.len() > max_body {
+            return Err(Exchange::TooLarge);
+        }
         collected.extend_from_slice(&chunk);
     }
     let trailers = match session {
@@ -105,6 +166,17 @@ async fn exchange(
         body: collected.freeze(),
         trailers,
     })
+}
+
+fn too_large(upstream: &Upstream, limit: usize) -> GatewayError {
+    GatewayError::new(
+        protogate_core::Code::ResourceExhausted,
+        format!(
+            "the response of upstream `{}` is larger than the route's limit of {limit} bytes",
+            upstream.name
+        ),
+    )
+    .with_http_status(502)
 }
 
 fn failed(upstream: &Upstream, target: &Target, error: &pingora_error::Error) -> GatewayError {

@@ -9,11 +9,15 @@ use bytes::{Bytes, BytesMut};
 use pingora_core::connectors::http::Connector;
 use pingora_http::RequestHeader;
 use prost::Message;
-use protogate_core::{CallInfo, Code, UpstreamConnector};
+use protogate_core::{CallInfo, CallLimits, Code, UpstreamConnector};
 use protogate_demo::pb::grpc::testing::{EchoStatus, SimpleRequest, SimpleResponse};
 use protogate_metrics::Metrics;
 use protogate_proxy::{RouteConnector, Upstream};
 use protogate_testkit::{free_port, DemoUpstream};
+
+const LIMITS: CallLimits = CallLimits {
+    max_response_bytes: 8 << 20,
+};
 
 fn upstream(targets: &[String]) -> Upstream {
     let quoted: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
@@ -34,6 +38,7 @@ fn connector<'a>(
         pool,
         upstream,
         metrics,
+        timeout: protogate_config::Timeout::Off,
     }
 }
 
@@ -66,7 +71,7 @@ async fn a_unary_call_returns_body_and_trailers_and_records_the_status() {
             response_size: 175,
             ..Default::default()
         });
-        let reply = connector.send(&mut call, header, body).await.unwrap();
+        let reply = connector.send(&mut call, header, body, LIMITS).await.unwrap();
         assert_eq!(reply.header.status, 200);
         assert_eq!(decode_reply(&reply.body).payload.unwrap().body.len(), 175);
         assert_eq!(reply.trailers.unwrap()["grpc-status"], "0");
@@ -82,7 +87,7 @@ async fn a_unary_call_returns_body_and_trailers_and_records_the_status() {
         ..Default::default()
     };
     let (header, body) = unary_request(&failing);
-    connector.send(&mut call, header, body).await.unwrap();
+    connector.send(&mut call, header, body, LIMITS).await.unwrap();
     assert_eq!(call.grpc_status, Some(Code::NotFound));
 }
 
@@ -96,7 +101,7 @@ async fn a_dead_target_is_skipped_and_counted() {
     for _ in 0..4 {
         let mut call = CallInfo::default();
         let (header, body) = unary_request(&SimpleRequest::default());
-        let reply = connector.send(&mut call, header, body).await.unwrap();
+        let reply = connector.send(&mut call, header, body, LIMITS).await.unwrap();
         assert_eq!(reply.trailers.unwrap()["grpc-status"], "0");
     }
     let text = String::from_utf8(metrics.render()).unwrap();
@@ -114,7 +119,7 @@ async fn every_target_dead_is_unavailable() {
     let connector = connector(&pool, &upstream, &metrics);
     let mut call = CallInfo::default();
     let (header, body) = unary_request(&SimpleRequest::default());
-    let error = connector.send(&mut call, header, body).await.unwrap_err();
+    let error = connector.send(&mut call, header, body, LIMITS).await.unwrap_err();
     assert_eq!(error.code, Code::Unavailable);
     assert!(
         error.message.contains("upstream `demo` unreachable"),

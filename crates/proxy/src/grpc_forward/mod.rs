@@ -24,7 +24,6 @@
 //! before the request goes out, `request_body` per chunk, `response`,
 //! `response_body` and `response_trailers` on the way back.
 
-mod deadline;
 mod frames;
 mod open;
 mod pump;

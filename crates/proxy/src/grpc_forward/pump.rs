@@ -17,7 +17,7 @@ use protogate_grpc::status::parse_grpc_status;
 use protogate_metrics::Metrics;
 use tokio::time::Instant;
 
-use super::deadline::{call_deadline, exceeded, tell_upstream};
+use crate::deadline::{call_deadline, exceeded, tell_upstream};
 use super::open::{open_stream, OpenStream};
 use super::{Ending, Guards};
 use crate::ctx::RequestCtx;

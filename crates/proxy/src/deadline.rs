@@ -1,4 +1,5 @@
-//! A call's deadline and the budget the upstream is told.
+//! A call's deadline and the budget the upstream is told: shared by the
+//! gRPC forwarding loop and the calls plugins make themselves.
 
 use std::time::Duration;
 

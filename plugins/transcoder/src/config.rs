@@ -1,0 +1,282 @@
+//! The `transcoder` configuration block, decoded with line and column for
+//! every error. Names that need the descriptor catalog (services, methods,
+//! fields) are checked when the route is built, see [`crate::bindings`].
+
+use http::Method;
+use protogate_core::cors::CorsPolicy;
+use protogate_core::{
+    ByteSize, Decode, Decoder, Node, OrderedMap, Span, Spanned, YamlPath,
+};
+
+use crate::template::PathTemplate;
+
+/// The default limit on a request body, and on the upstream's answer.
+pub const DEFAULT_MAX_BODY: u64 = 4 * 1024 * 1024;
+
+/// How JSON field names are written in answers (input accepts both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldNames {
+    /// `priceCents`: the proto3 JSON default.
+    LowerCamel,
+    /// `price_cents`: the name in the .proto file.
+    Proto,
+}
+
+/// How enum values are written in answers (input accepts both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnumStyle {
+    /// `"CATEGORY_BOOKS"`.
+    Name,
+    /// `2`.
+    Number,
+}
+
+/// What happens to a query parameter or JSON field the message lacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnknownFields {
+    /// 400 naming the field: nothing is silently dropped.
+    Reject,
+    /// Dropped, for clients that send more than the contract has.
+    Ignore,
+}
+
+/// `json: {...}`: the proto3 JSON printing options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JsonSettings {
+    /// Field names in answers.
+    pub field_names: FieldNames,
+    /// Print fields that hold their default value (`0`, `""`, `[]`), as
+    /// grpc-gateway does; REST clients then see every field.
+    pub emit_defaults: bool,
+    /// Enum values in answers.
+    pub enums: EnumStyle,
+}
+
+impl Default for JsonSettings {
+    fn default() -> Self {
+        Self {
+            field_names: FieldNames::LowerCamel,
+            emit_defaults: true,
+            enums: EnumStyle::Name,
+        }
+    }
+}
+
+impl Decode for JsonSettings {
+    fn decode(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Self> {
+        let mut fields = d.fields(node, path, "the json settings")?;
+        let mut settings = Self::default();
+        if let Some(node) = fields.node("field_names") {
+            settings.field_names = d.keyword(
+                node,
+                &path.key("field_names"),
+                "field name style",
+                &[
+                    ("lower_camel", FieldNames::LowerCamel),
+                    ("proto", FieldNames::Proto),
+                ],
+            )?;
+        }
+        if let Some(emit) = fields.optional::<bool>(d, "emit_defaults") {
+            settings.emit_defaults = emit;
+        }
+        if let Some(node) = fields.node("enums") {
+            settings.enums = d.keyword(
+                node,
+                &path.key("enums"),
+                "enum style",
+                &[("name", EnumStyle::Name), ("number", EnumStyle::Number)],
+            )?;
+        }
+        fields.finish(d);
+        Some(settings)
+    }
+}
+
+/// One explicit binding: `{ rpc: pkg.Service/Method, get: "/v1/x/{id}" }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BindingConfig {
+    /// `pkg.Service/Method`.
+    pub rpc: Spanned<String>,
+    /// The HTTP method (`custom: { kind: SEARCH, path: ... }` included).
+    pub http_method: Method,
+    /// The path template.
+    pub template: PathTemplate,
+    /// `body`: `"*"`, a field name, or absent for no body.
+    pub body: Option<String>,
+    /// `response_body`: the response field sent as the whole answer.
+    pub response_body: Option<String>,
+    /// `query_params: false` refuses every query parameter.
+    pub query_params: bool,
+    /// `input_mapping`: query or path parameter name -> field path.
+    pub input_mapping: OrderedMap<String>,
+    /// Where the binding is written, for errors found later.
+    pub path: YamlPath,
+    /// Its position.
+    pub span: Span,
+}
+
+const HTTP_VERBS: [(&str, Method); 5] = [
+    ("get", Method::GET),
+    ("put", Method::PUT),
+    ("post", Method::POST),
+    ("delete", Method::DELETE),
+    ("patch", Method::PATCH),
+];
+
+impl Decode for BindingConfig {
+    fn decode(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Self> {
+        let mut fields = d.fields(node, path, "a binding")?;
+        let rpc = fields.required::<Spanned<String>>(d, "rpc");
+        let mut verbs: Vec<(Method, Spanned<String>, YamlPath)> = Vec::new();
+        for (key, method) in HTTP_VERBS {
+            if let Some(template) = fields.optional::<Spanned<String>>(d, key) {
+                verbs.push((method, template, path.key(key)));
+            }
+        }
+        if let Some(custom) = fields.node("custom") {
+            let custom_path = path.key("custom");
+            if let Some(mut c) = d.fields(custom, &custom_path, "a custom binding (kind, path)") {
+                let kind = c.required::<String>(d, "kind");
+                let template = c.required::<Spanned<String>>(d, "path");
+                c.finish(d);
+                if let (Some(kind), Some(template)) = (kind, template) {
+                    match Method::from_bytes(kind.as_bytes()) {
+                        Ok(method) => verbs.push((method, template, custom_path.key("path"))),
+                        Err(_) => d.error(
+                            custom.span,
+                            &custom_path.key("kind"),
+                            format!("`{kind}` is not an HTTP method"),
+                        ),
+                    }
+                }
+            }
+        }
+        let body = fields.optional::<String>(d, "body");
+        let response_body = fields.optional::<String>(d, "response_body");
+        let query_params = fields.optional::<bool>(d, "query_params").unwrap_or(true);
+        let input_mapping = fields
+            .optional::<OrderedMap<String>>(d, "input_mapping")
+            .unwrap_or_default();
+        let span = fields.span();
+        fields.finish(d);
+        let (http_method, template_text, template_path) = match verbs.len() {
+            1 => verbs.pop()?,
+            0 => {
+                d.error(
+                    span,
+                    path,
+                    "a binding needs one of: get, put, post, delete, patch, custom",
+                );
+                return None;
+            }
+            _ => {
+                d.error(
+                    span,
+                    path,
+                    "a binding has exactly one of get, put, post, delete, patch, custom; use another binding for the next one",
+                );
+                return None;
+            }
+        };
+        let template = match PathTemplate::parse(&template_text) {
+            Ok(t) => t,
+            Err(e) => {
+                d.error(template_text.span, &template_path, e.0);
+                return None;
+            }
+        };
+        Some(Self {
+            rpc: rpc?,
+            http_method,
+            template,
+            body: body.filter(|b| !b.is_empty()),
+            response_body: response_body.filter(|b| !b.is_empty()),
+            query_params,
+            input_mapping,
+            path: path.clone(),
+            span,
+        })
+    }
+}
+
+/// `transcoder: {...}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TranscoderConfig {
+    /// Services whose `google.api.http` annotations become bindings.
+    pub services: Vec<Spanned<String>>,
+    /// Explicit bindings, added to the annotated ones.
+    pub bindings: Vec<BindingConfig>,
+    /// JSON printing.
+    pub json: JsonSettings,
+    /// Unknown query parameters and JSON fields.
+    pub unknown_fields: UnknownFields,
+    /// The largest request body accepted (413 above it), and the largest
+    /// upstream answer read.
+    pub max_body: u64,
+    /// CORS for browsers; off when absent.
+    pub cors: Option<CorsPolicy>,
+    /// Where the block is written, for errors found when the route is built.
+    pub path: YamlPath,
+    /// Its position.
+    pub span: Span,
+}
+
+impl Decode for TranscoderConfig {
+    fn decode(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Self> {
+        let mut fields = d.fields(node, path, "the transcoder plugin")?;
+        let services = fields
+            .optional::<Vec<Spanned<String>>>(d, "services")
+            .unwrap_or_default();
+        let bindings = fields
+            .optional::<Vec<BindingConfig>>(d, "bindings")
+            .unwrap_or_default();
+        let json = fields.optional::<JsonSettings>(d, "json").unwrap_or_default();
+        let unknown_fields = match fields.node("unknown_fields") {
+            Some(node) => d.keyword(
+                node,
+                &path.key("unknown_fields"),
+                "unknown_fields policy",
+                &[
+                    ("reject", UnknownFields::Reject),
+                    ("ignore", UnknownFields::Ignore),
+                ],
+            ),
+            None => Some(UnknownFields::Reject),
+        };
+        let max_body = fields.optional::<ByteSize>(d, "max_body");
+        let cors = fields.optional::<CorsPolicy>(d, "cors");
+        if let Some((span, _)) = fields.entry("openapi") {
+            d.error(
+                span,
+                &path.key("openapi"),
+                "the OpenAPI document is not available in this version of protogate yet",
+            );
+        }
+        let span = fields.span();
+        fields.finish(d);
+        if services.is_empty() && bindings.is_empty() {
+            d.error(
+                span,
+                path,
+                "the transcoder needs `services` (bindings from google.api.http annotations) or `bindings`",
+            );
+            return None;
+        }
+        let max_body = max_body.map_or(DEFAULT_MAX_BODY, |b| b.0);
+        if max_body == 0 {
+            d.error(span, &path.key("max_body"), "max_body must be at least 1B");
+            return None;
+        }
+        Some(Self {
+            services,
+            bindings,
+            json,
+            unknown_fields: unknown_fields?,
+            max_body,
+            cors,
+            path: path.clone(),
+            span,
+        })
+    }
+}

@@ -1,0 +1,316 @@
+//! The `transcoder` plugin: a REST call in, a unary gRPC call to the
+//! route's upstream, the REST answer out. It answers every call itself
+//! (from the request hook), so the plugins after it never run their request
+//! hooks; the out-of-pipeline call still runs their upstream-request and
+//! trailer hooks (header mapping, tracing, metrics).
+
+use async_trait::async_trait;
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderName, HeaderValue};
+use prost::Message as _;
+use prost_reflect::DescriptorPool;
+use protogate_core::cors::CorsPolicy;
+use protogate_core::{
+    CallLimits, Code, Flow, GatewayError, Hooks, LocalResponse, Plugin, RequestCx, RequestHeader,
+    ResponseHeader, UpstreamResponse,
+};
+use protogate_grpc::message::decode_grpc_message;
+use protogate_grpc::status::parse_grpc_status;
+
+use crate::bindings::{Binding, BindingTable, Lookup};
+use crate::config::{TranscoderConfig, UnknownFields};
+use crate::metadata::{forward_request_headers, return_metadata};
+use crate::request::{build_message, Incoming};
+use crate::response::{decode_unary, Body, Printer};
+
+/// The plugin, built once per route.
+pub struct Transcoder {
+    table: BindingTable,
+    printer: Printer,
+    unknown: UnknownFields,
+    max_body: usize,
+    cors: Option<CorsPolicy>,
+    pool: DescriptorPool,
+}
+
+impl std::fmt::Debug for Transcoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transcoder")
+            .field("bindings", &self.table.iter().count())
+            .finish()
+    }
+}
+
+impl Transcoder {
+    /// The plugin for `config`, over bindings already checked against the
+    /// catalog whose pool is `pool`.
+    pub fn new(config: &TranscoderConfig, table: BindingTable, pool: DescriptorPool) -> Self {
+        Self {
+            table,
+            printer: Printer::new(&config.json),
+            unknown: config.unknown_fields,
+            max_body: usize::try_from(config.max_body).unwrap_or(usize::MAX),
+            cors: config.cors.clone(),
+            pool,
+        }
+    }
+
+    /// The bindings, most specific first.
+    pub fn bindings(&self) -> impl Iterator<Item = &Binding> {
+        self.table.iter()
+    }
+
+    async fn transcode(&self, cx: &mut RequestCx<'_>) -> Result<Answer, GatewayError> {
+        let header = cx.downstream.req_header();
+        let path = header.uri.path().to_owned();
+        let query = header.uri.query().map(str::to_owned);
+        let (binding, captures) = match self.table.find(&header.method, &path) {
+            Lookup::Found(binding, captures) => (binding, captures),
+            Lookup::WrongMethod(allowed) => {
+                let list: Vec<&str> = allowed.iter().map(http::Method::as_str).collect();
+                let allow = HeaderValue::from_str(&list.join(", "))
+                    .map_err(|e| GatewayError::internal(e.to_string()))?;
+                return Err(GatewayError::new(
+                    Code::Unimplemented,
+                    format!(
+                        "{} is not allowed on {path}; allowed: {}",
+                        header.method,
+                        list.join(", ")
+                    ),
+                )
+                .with_http_status(405)
+                .with_header(ALLOW, allow));
+            }
+            Lookup::NotFound => {
+                return Err(GatewayError::no_route(format!(
+                    "no REST binding for {} {path}",
+                    header.method
+                )))
+            }
+        };
+        cx.call.grpc_service = binding.service_label.clone();
+        cx.call.grpc_method = binding.method_label.clone();
+        cx.call.rpc_kind = Some(binding.kind);
+        if binding.kind.client_streaming() || binding.kind.server_streaming() {
+            return Err(GatewayError::new(
+                Code::Unimplemented,
+                format!(
+                    "{}/{} is a streaming method; streaming over REST is not available in this version of protogate yet",
+                    binding.service_label, binding.method_label
+                ),
+            ));
+        }
+        let content_type = header
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = self.read_body(cx).await?;
+        let message = build_message(
+            binding,
+            Incoming {
+                captures: &captures,
+                query: query.as_deref(),
+                body: &body,
+                content_type: content_type.as_deref(),
+            },
+            self.unknown,
+        )?;
+        let request = upstream_request(binding, cx.downstream.req_header())?;
+        let response = cx
+            .call_upstream(
+                request,
+                frame(&message),
+                CallLimits {
+                    max_response_bytes: self.max_body.saturating_add(5),
+                },
+            )
+            .await?;
+        self.answer(binding, response)
+    }
+
+    /// Reads the whole request body, refusing it (413) past `max_body`.
+    async fn read_body(&self, cx: &mut RequestCx<'_>) -> Result<Bytes, GatewayError> {
+        let too_large = || {
+            GatewayError::too_large(format!(
+                "the request body is larger than the route's max_body of {} bytes",
+                self.max_body
+            ))
+        };
+        let declared = cx
+            .downstream
+            .req_header()
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body as u64) {
+            return Err(too_large());
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = cx.downstream.read_body().await? {
+            if body.len() + chunk.len() > self.max_body {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+
+    /// The REST answer for the upstream's response.
+    fn answer(&self, binding: &Binding, response: UpstreamResponse) -> Result<Answer, GatewayError> {
+        let UpstreamResponse {
+            header,
+            body,
+            trailers,
+        } = response;
+        let status_from = trailers
+            .as_ref()
+            .filter(|t| t.contains_key("grpc-status"))
+            .unwrap_or(&header.headers);
+        let code = match status_from.get("grpc-status") {
+            Some(value) => parse_grpc_status(value.as_bytes()).unwrap_or(Code::Unknown),
+            None if header.status.as_u16() != 200 => {
+                let status = header.status.as_u16();
+                return Err(GatewayError::new(
+                    Code::from_http_status(status),
+                    format!("the upstream answered HTTP {status} without a grpc-status"),
+                ));
+            }
+            None => {
+                return Err(GatewayError::internal(
+                    "the upstream's answer has no grpc-status",
+                )
+                .with_http_status(502))
+            }
+        };
+        let mut out = ResponseHeader::build(code.to_http_status(), Some(8))
+            .map_err(|e| GatewayError::internal(e.to_string()))?;
+        return_metadata(&header.headers, trailers.as_ref(), &mut out)?;
+        let body = if code == Code::Ok {
+            let message = decode_unary(&body, binding.method.output())?;
+            self.printer.body(&message, binding.response_body.as_ref())?
+        } else {
+            let message = status_from
+                .get("grpc-message")
+                .map(|m| decode_grpc_message(m.as_bytes()))
+                .unwrap_or_default();
+            let details = status_from
+                .get("grpc-status-details-bin")
+                .and_then(|v| crate::fields::decode_base64(v.to_str().ok()?));
+            Body::Json(self.printer.error(code, &message, details.as_deref(), &self.pool))
+        };
+        let (content_type, bytes) = match body {
+            Body::Json(json) => (
+                HeaderValue::from_static("application/json"),
+                Bytes::from(json),
+            ),
+            Body::Raw { content_type, data } => (
+                HeaderValue::from_str(&content_type)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                data,
+            ),
+        };
+        set(&mut out, CONTENT_TYPE, content_type)?;
+        set(&mut out, CONTENT_LENGTH, HeaderValue::from(bytes.len()))?;
+        if code != Code::Ok {
+            set(&mut out, CACHE_CONTROL, HeaderValue::from_static("no-store"))?;
+        }
+        Ok(Answer {
+            header: out,
+            body: bytes,
+        })
+    }
+}
+
+/// A finished REST answer.
+struct Answer {
+    header: ResponseHeader,
+    body: Bytes,
+}
+
+#[async_trait]
+impl Plugin for Transcoder {
+    type State = ();
+
+    fn name(&self) -> &'static str {
+        crate::NAME
+    }
+
+    fn hooks(&self) -> Hooks {
+        Hooks::REQUEST
+    }
+
+    async fn request(&self, _state: &mut (), cx: &mut RequestCx<'_>) -> Result<Flow, GatewayError> {
+        let cors_headers = match &self.cors {
+            Some(cors) => {
+                let header = cx.downstream.req_header();
+                if CorsPolicy::is_preflight(header) {
+                    return Ok(Flow::Respond(match cors.preflight(header) {
+                        Ok(answer) => LocalResponse::Http {
+                            header: Box::new(answer),
+                            body: Bytes::new(),
+                        },
+                        Err(error) => LocalResponse::Error(error),
+                    }));
+                }
+                cors.response_headers(header)
+            }
+            None => Vec::new(),
+        };
+        let answer = match self.transcode(cx).await {
+            Ok(mut answer) => {
+                for (name, value) in cors_headers {
+                    set(&mut answer.header, name, value)?;
+                }
+                LocalResponse::Http {
+                    header: Box::new(answer.header),
+                    body: answer.body,
+                }
+            }
+            Err(mut error) => {
+                error.headers.extend(cors_headers);
+                LocalResponse::Error(error)
+            }
+        };
+        Ok(Flow::Respond(answer))
+    }
+
+    fn describe(&self) -> Vec<String> {
+        self.table.iter().map(Binding::describe).collect()
+    }
+}
+
+/// The gRPC request header for `binding`, carrying the caller's headers
+/// as metadata.
+fn upstream_request(binding: &Binding, caller: &RequestHeader) -> Result<RequestHeader, GatewayError> {
+    let mut request = RequestHeader::build("POST", binding.grpc_path.as_bytes(), Some(8))
+        .map_err(|e| GatewayError::internal(e.to_string()))?;
+    forward_request_headers(&caller.headers, &mut request)?;
+    request
+        .insert_header(CONTENT_TYPE, HeaderValue::from_static("application/grpc"))
+        .map_err(|e| GatewayError::internal(e.to_string()))?;
+    request
+        .insert_header(http::header::TE, HeaderValue::from_static("trailers"))
+        .map_err(|e| GatewayError::internal(e.to_string()))?;
+    Ok(request)
+}
+
+/// The message in gRPC's 5-byte framing, uncompressed.
+fn frame(message: &prost_reflect::DynamicMessage) -> Bytes {
+    let length = message.encoded_len();
+    let mut out = BytesMut::with_capacity(5 + length);
+    out.put_u8(0);
+    out.put_u32(u32::try_from(length).unwrap_or(u32::MAX));
+    message.encode_raw(&mut out);
+    out.freeze()
+}
+
+fn set(header: &mut ResponseHeader, name: HeaderName, value: HeaderValue) -> Result<(), GatewayError> {
+    header
+        .insert_header(name, value)
+        .map_err(|e| GatewayError::internal(e.to_string()))
+}

@@ -1,0 +1,39 @@
+//! The `transcoder` plugin: REST and JSON in, gRPC to the upstream, JSON
+//! back, driven by the protobuf descriptors.
+//!
+//! Bindings come from the `google.api.http` annotations of the listed
+//! `services` and from explicit `bindings`; both are checked against the
+//! descriptor catalog when the config loads ([`bindings`]). A request is
+//! matched against the bindings' path templates ([`template`]), turned into
+//! the request message from its path variables, query ([`query`]) and body
+//! ([`request`]), sent upstream as a unary gRPC call through the plugin
+//! API's out-of-pipeline call, and the answer printed by the proto3 JSON
+//! rules ([`response`]); errors come back as `{"code", "message",
+//! "details"}` with the HTTP status of Google's mapping table. See the
+//! README for the configuration and every rule.
+
+pub mod bindings;
+pub mod config;
+pub mod fields;
+mod filter;
+pub mod metadata;
+pub mod query;
+pub mod request;
+pub mod response;
+pub mod template;
+
+pub use config::TranscoderConfig;
+pub use filter::Transcoder;
+
+use protogate_core::Decoder;
+use protogate_grpc::catalog::Catalog;
+
+/// The plugin's name in the config file.
+pub const NAME: &str = "transcoder";
+
+/// Builds the plugin for one route: resolves its bindings against
+/// `catalog`, recording every problem in `d`. `None` when any failed.
+pub fn build(config: &TranscoderConfig, catalog: &Catalog, d: &mut Decoder) -> Option<Transcoder> {
+    let table = bindings::BindingTable::build(config, catalog, d)?;
+    Some(Transcoder::new(config, table, catalog.pool().clone()))
+}
