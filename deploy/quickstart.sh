@@ -45,6 +45,8 @@ then the gateway's own answers:
   printf '\x00\x00\x00\x00\x08\x0a\x06prod-1' | curl -s --http2-prior-knowledge \
     -H 'content-type: application/grpc' -H 'te: trailers' --data-binary @- \
     http://127.0.0.1:8080/ecommerce.v1.ProductService/GetProduct -o - | xxd | head
+  curl -s http://127.0.0.1:8080/v1/products/prod-1        # REST/JSON, transcoded to gRPC
+  curl -s -X POST -d '{"name":"Lamp","priceCents":"2500"}' http://127.0.0.1:8080/v1/products
   curl -i http://127.0.0.1:8080/nowhere                  # JSON 404 from the gateway
   curl -s http://127.0.0.1:9901/metrics | grep grpc_server_handled_total
   target/release/protogate routes --config conf/quickstart.yaml

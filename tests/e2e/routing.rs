@@ -69,7 +69,7 @@ async fn an_http_caller_with_no_route_gets_a_json_404() {
         assert_eq!(reply.headers["content-type"], "application/json");
         assert_eq!(
             reply.text(),
-            r#"{"code":12,"details":[],"message":"no route for GET /nowhere"}"#
+            r#"{"code":12,"message":"no route for GET /nowhere","details":[]}"#
         );
     }
 }

@@ -586,7 +586,8 @@ mod tests {
             state.0 += 1;
             let request = RequestHeader::build("POST", b"/pkg.Svc/M", None)
                 .map_err(|e| GatewayError::internal(e.to_string()))?;
-            let answer = cx.call_upstream(
+            let answer = cx
+                .call_upstream(
                     request,
                     Bytes::from_static(b"in"),
                     crate::CallLimits {

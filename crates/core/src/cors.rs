@@ -331,9 +331,12 @@ mod tests {
     }
 
     fn request(method: &str, origin: Option<&str>, asked: Option<&str>) -> RequestHeader {
-        let mut req =
-            RequestHeader::build(Method::from_bytes(method.as_bytes()).expect("method"), b"/v1/x", None)
-                .expect("request");
+        let mut req = RequestHeader::build(
+            Method::from_bytes(method.as_bytes()).expect("method"),
+            b"/v1/x",
+            None,
+        )
+        .expect("request");
         if let Some(origin) = origin {
             req.insert_header(ORIGIN, origin).expect("origin");
         }
@@ -348,16 +351,31 @@ mod tests {
 
     #[test]
     fn a_listed_origin_gets_its_preflight_answered_and_others_are_refused() {
-        let cors = policy("allow_origins: [\"https://app.example.com\", \"*.example.org\"]\nmax_age: 1m");
+        let cors =
+            policy("allow_origins: [\"https://app.example.com\", \"*.example.org\"]\nmax_age: 1m");
         let ok = cors
-            .preflight(&request("OPTIONS", Some("https://app.example.com"), Some("POST")))
+            .preflight(&request(
+                "OPTIONS",
+                Some("https://app.example.com"),
+                Some("POST"),
+            ))
             .expect("allowed");
         assert_eq!(ok.status, 204);
-        assert_eq!(ok.headers[ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example.com");
-        assert_eq!(ok.headers[ACCESS_CONTROL_ALLOW_HEADERS], "content-type, x-a");
+        assert_eq!(
+            ok.headers[ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://app.example.com"
+        );
+        assert_eq!(
+            ok.headers[ACCESS_CONTROL_ALLOW_HEADERS],
+            "content-type, x-a"
+        );
         assert_eq!(ok.headers[ACCESS_CONTROL_MAX_AGE], "60");
         assert!(cors
-            .preflight(&request("OPTIONS", Some("http://shop.example.org:8080"), Some("GET")))
+            .preflight(&request(
+                "OPTIONS",
+                Some("http://shop.example.org:8080"),
+                Some("GET")
+            ))
             .is_ok());
         let refused = cors
             .preflight(&request("OPTIONS", Some("https://evil.test"), Some("POST")))
@@ -365,7 +383,11 @@ mod tests {
         assert_eq!(refused.http_status(), 403);
         assert!(refused.message.contains("https://evil.test"));
         assert!(cors
-            .preflight(&request("OPTIONS", Some("https://app.example.com"), Some("TRACE")))
+            .preflight(&request(
+                "OPTIONS",
+                Some("https://app.example.com"),
+                Some("TRACE")
+            ))
             .is_err());
     }
 
@@ -385,7 +407,9 @@ mod tests {
             ACCESS_CONTROL_EXPOSE_HEADERS,
             HeaderValue::from_static("grpc-status, grpc-message")
         )));
-        assert!(cors.response_headers(&request("POST", None, None)).is_empty());
+        assert!(cors
+            .response_headers(&request("POST", None, None))
+            .is_empty());
     }
 
     #[test]

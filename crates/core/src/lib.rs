@@ -25,7 +25,7 @@ pub use chain::{Chain, DynPlugin, Slots};
 pub use error::GatewayError;
 pub use plugin::{Downstream, Flow, Hooks, LocalResponse, Plugin};
 pub use protocol::CallerProtocol;
-pub use rescue::{rescue, trailers_for, Rendered};
+pub use rescue::{json_error_body, rescue, trailers_for, Rendered};
 pub use upstream_call::{CallLimits, RequestCx, UpstreamConnector, UpstreamResponse};
 
 pub use http::HeaderMap;

@@ -13,6 +13,7 @@ use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue};
 use pingora_http::ResponseHeader;
 use protogate_grpc::message::encode_grpc_message;
+use protogate_grpc::status::Code;
 
 use crate::{CallerProtocol, GatewayError};
 
@@ -73,12 +74,7 @@ fn render_grpc(error: &GatewayError, protocol: CallerProtocol) -> Rendered {
 }
 
 fn render_json(error: &GatewayError) -> Rendered {
-    let body = serde_json::json!({
-        "code": error.code.as_u8(),
-        "message": error.message,
-        "details": [],
-    });
-    let body = Bytes::from(body.to_string());
+    let body = Bytes::from(json_error_body(error.code, &error.message, &[]));
     let mut header = build_header(error.http_status());
     insert(
         &mut header,
@@ -98,6 +94,19 @@ fn render_json(error: &GatewayError) -> Rendered {
         header,
         body: Some(body),
     }
+}
+
+/// The JSON error body every REST caller gets, from the gateway or (through
+/// the transcoder) from the upstream: `{"code":N,"message":"...","details":[...]}`,
+/// keys in that order.
+pub fn json_error_body(code: Code, message: &str, details: &[serde_json::Value]) -> Vec<u8> {
+    let message = serde_json::to_string(message).unwrap_or_else(|_| "\"\"".to_owned());
+    let details = serde_json::to_string(details).unwrap_or_else(|_| "[]".to_owned());
+    format!(
+        "{{\"code\":{},\"message\":{message},\"details\":{details}}}",
+        code.as_u8()
+    )
+    .into_bytes()
 }
 
 fn grpc_message_value(error: &GatewayError) -> Option<HeaderValue> {

@@ -72,7 +72,7 @@ impl EchoService for EchoServiceImpl {
         };
         Ok(Response::new(HttpBody {
             content_type,
-            data: request.name.into_bytes().into(),
+            data: request.name.into_bytes(),
             extensions: Vec::new(),
         }))
     }

@@ -48,7 +48,7 @@ pub async fn serve_with_store(
     serve_all(listener, store, None, shutdown).await
 }
 
-/// Like [`serve`], and every `ProductService` and `TestService` call the
+/// Like [`serve`], and every `ProductService`, `TestService` and `EchoService` call the
 /// server answers is counted into `counter`, by its `grpc-status`; keep a
 /// clone to read the totals.
 pub async fn serve_counted(
@@ -107,8 +107,11 @@ async fn serve_all(
     Server::builder()
         .add_service(health)
         .add_service(CountCalls::new(products, counter.clone()))
-        .add_service(CountCalls::new(EchoMetadata::new(interop), counter))
-        .add_service(EchoMetadata::new(EchoServiceServer::new(EchoServiceImpl)))
+        .add_service(CountCalls::new(EchoMetadata::new(interop), counter.clone()))
+        .add_service(CountCalls::new(
+            EchoMetadata::new(EchoServiceServer::new(EchoServiceImpl)),
+            counter,
+        ))
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(incoming, shutdown)

@@ -48,8 +48,11 @@ impl UpstreamConnector for RouteConnector<'_> {
         let deadline = call_deadline(&request, tokio::time::Instant::now(), self.timeout)?;
         match deadline {
             Some(deadline) => {
-                match tokio::time::timeout_at(deadline, self.call(call, request, body, limits, Some(deadline)))
-                    .await
+                match tokio::time::timeout_at(
+                    deadline,
+                    self.call(call, request, body, limits, Some(deadline)),
+                )
+                .await
                 {
                     Ok(answer) => answer,
                     Err(_) => Err(exceeded(from_caller)),

@@ -71,7 +71,10 @@ async fn a_unary_call_returns_body_and_trailers_and_records_the_status() {
             response_size: 175,
             ..Default::default()
         });
-        let reply = connector.send(&mut call, header, body, LIMITS).await.unwrap();
+        let reply = connector
+            .send(&mut call, header, body, LIMITS)
+            .await
+            .unwrap();
         assert_eq!(reply.header.status, 200);
         assert_eq!(decode_reply(&reply.body).payload.unwrap().body.len(), 175);
         assert_eq!(reply.trailers.unwrap()["grpc-status"], "0");
@@ -87,7 +90,10 @@ async fn a_unary_call_returns_body_and_trailers_and_records_the_status() {
         ..Default::default()
     };
     let (header, body) = unary_request(&failing);
-    connector.send(&mut call, header, body, LIMITS).await.unwrap();
+    connector
+        .send(&mut call, header, body, LIMITS)
+        .await
+        .unwrap();
     assert_eq!(call.grpc_status, Some(Code::NotFound));
 }
 
@@ -101,7 +107,10 @@ async fn a_dead_target_is_skipped_and_counted() {
     for _ in 0..4 {
         let mut call = CallInfo::default();
         let (header, body) = unary_request(&SimpleRequest::default());
-        let reply = connector.send(&mut call, header, body, LIMITS).await.unwrap();
+        let reply = connector
+            .send(&mut call, header, body, LIMITS)
+            .await
+            .unwrap();
         assert_eq!(reply.trailers.unwrap()["grpc-status"], "0");
     }
     let text = String::from_utf8(metrics.render()).unwrap();
@@ -119,7 +128,10 @@ async fn every_target_dead_is_unavailable() {
     let connector = connector(&pool, &upstream, &metrics);
     let mut call = CallInfo::default();
     let (header, body) = unary_request(&SimpleRequest::default());
-    let error = connector.send(&mut call, header, body, LIMITS).await.unwrap_err();
+    let error = connector
+        .send(&mut call, header, body, LIMITS)
+        .await
+        .unwrap_err();
     assert_eq!(error.code, Code::Unavailable);
     assert!(
         error.message.contains("upstream `demo` unreachable"),

@@ -26,6 +26,17 @@ impl DemoUpstream {
         Self::serve(listener).await
     }
 
+    /// Starts the demo services on `127.0.0.1:0`, counting every call the
+    /// application services answer (to prove a call never reached them).
+    pub async fn start_counted() -> (Self, protogate_demo::CallCounter) {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind demo upstream");
+        let counter = protogate_demo::CallCounter::new();
+        let upstream = Self::serve_with(listener, Some(counter.clone())).await;
+        (upstream, counter)
+    }
+
     /// Starts the demo services on a given address (to restart a target).
     pub async fn start_on(addr: SocketAddr) -> Self {
         let listener = TcpListener::bind(addr).await.expect("bind demo upstream");
@@ -33,13 +44,24 @@ impl DemoUpstream {
     }
 
     async fn serve(listener: TcpListener) -> Self {
+        Self::serve_with(listener, None).await
+    }
+
+    async fn serve_with(
+        listener: TcpListener,
+        counter: Option<protogate_demo::CallCounter>,
+    ) -> Self {
         let addr = listener.local_addr().expect("demo addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            if let Err(e) = protogate_demo::serve(listener, shutdown).await {
+            let served = match counter {
+                Some(counter) => protogate_demo::serve_counted(listener, counter, shutdown).await,
+                None => protogate_demo::serve(listener, shutdown).await,
+            };
+            if let Err(e) = served {
                 eprintln!("demo upstream failed: {e}");
             }
         });

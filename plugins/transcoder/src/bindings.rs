@@ -155,7 +155,7 @@ impl BindingTable {
             return None;
         }
         // Stable: equally specific bindings keep their declared order.
-        bindings.sort_by(|a, b| b.template.specificity().cmp(&a.template.specificity()));
+        bindings.sort_by_key(|b| std::cmp::Reverse(b.template.specificity()));
         Some(Self { bindings })
     }
 
@@ -258,7 +258,10 @@ fn http_rules(catalog: &Catalog, method: &MethodDescriptor) -> Vec<Rule> {
     if let Some(first) = rule_from_message(&rule) {
         rules.push(first);
     }
-    if let Some(Value::List(more)) = rule.get_field_by_name("additional_bindings").map(|v| v.into_owned()) {
+    if let Some(Value::List(more)) = rule
+        .get_field_by_name("additional_bindings")
+        .map(|v| v.into_owned())
+    {
         for extra in more {
             if let Value::Message(extra) = extra {
                 if let Some(r) = rule_from_message(&extra) {
@@ -293,9 +296,15 @@ fn rule_from_message(rule: &DynamicMessage) -> Option<Rule> {
         }
     }
     if pattern.is_none() && rule.has_field_by_name("custom") {
-        if let Some(Value::Message(custom)) = rule.get_field_by_name("custom").map(|v| v.into_owned()) {
-            let kind = custom.get_field_by_name("kind").and_then(|v| v.as_str().map(str::to_owned));
-            let path = custom.get_field_by_name("path").and_then(|v| v.as_str().map(str::to_owned));
+        if let Some(Value::Message(custom)) =
+            rule.get_field_by_name("custom").map(|v| v.into_owned())
+        {
+            let kind = custom
+                .get_field_by_name("kind")
+                .and_then(|v| v.as_str().map(str::to_owned));
+            let path = custom
+                .get_field_by_name("path")
+                .and_then(|v| v.as_str().map(str::to_owned));
             if let (Some(kind), Some(path)) = (kind, path) {
                 if let Ok(method) = Method::from_bytes(kind.as_bytes()) {
                     pattern = Some((method, path));
@@ -323,8 +332,15 @@ fn resolve(
     d: &mut Decoder,
 ) -> Option<Binding> {
     let before = d.error_count();
+    // Annotation bindings say which method's annotation is wrong; an
+    // explicit binding's YAML path already says where it is.
+    let prefix = if origin == at.path.as_str() {
+        String::new()
+    } else {
+        format!("{origin}: ")
+    };
     let fail = |d: &mut Decoder, message: String| {
-        d.error(at.span, at.path, format!("{origin}: {message}"));
+        d.error(at.span, at.path, format!("{prefix}{message}"));
     };
     let input = method.input();
     let template = match PathTemplate::parse(&rule.template) {

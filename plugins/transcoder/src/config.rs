@@ -4,9 +4,7 @@
 
 use http::Method;
 use protogate_core::cors::CorsPolicy;
-use protogate_core::{
-    ByteSize, Decode, Decoder, Node, OrderedMap, Span, Spanned, YamlPath,
-};
+use protogate_core::{ByteSize, Decode, Decoder, Node, OrderedMap, Span, Spanned, YamlPath};
 
 use crate::template::PathTemplate;
 
@@ -67,26 +65,23 @@ impl Decode for JsonSettings {
         let mut fields = d.fields(node, path, "the json settings")?;
         let mut settings = Self::default();
         if let Some(node) = fields.node("field_names") {
-            settings.field_names = d.keyword(
-                node,
-                &path.key("field_names"),
-                "field name style",
-                &[
-                    ("lower_camel", FieldNames::LowerCamel),
-                    ("proto", FieldNames::Proto),
-                ],
-            )?;
+            let choices = [
+                ("lower_camel", FieldNames::LowerCamel),
+                ("proto", FieldNames::Proto),
+            ];
+            if let Some(v) = d.keyword(node, &path.key("field_names"), "field name style", &choices)
+            {
+                settings.field_names = v;
+            }
         }
         if let Some(emit) = fields.optional::<bool>(d, "emit_defaults") {
             settings.emit_defaults = emit;
         }
         if let Some(node) = fields.node("enums") {
-            settings.enums = d.keyword(
-                node,
-                &path.key("enums"),
-                "enum style",
-                &[("name", EnumStyle::Name), ("number", EnumStyle::Number)],
-            )?;
+            let choices = [("name", EnumStyle::Name), ("number", EnumStyle::Number)];
+            if let Some(v) = d.keyword(node, &path.key("enums"), "enum style", &choices) {
+                settings.enums = v;
+            }
         }
         fields.finish(d);
         Some(settings)
@@ -228,10 +223,28 @@ impl Decode for TranscoderConfig {
         let services = fields
             .optional::<Vec<Spanned<String>>>(d, "services")
             .unwrap_or_default();
-        let bindings = fields
-            .optional::<Vec<BindingConfig>>(d, "bindings")
+        // Each binding on its own: a bad one is reported and the others
+        // are still checked against the catalog, so `protogate check`
+        // prints every problem in one run.
+        let bindings = match fields.node("bindings") {
+            None => Vec::new(),
+            Some(node) => match node.as_seq() {
+                Some(items) => items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, item)| {
+                        BindingConfig::decode(item, &path.key("bindings").index(i), d)
+                    })
+                    .collect(),
+                None => {
+                    d.expected(node, &path.key("bindings"), "a list of bindings");
+                    Vec::new()
+                }
+            },
+        };
+        let json = fields
+            .optional::<JsonSettings>(d, "json")
             .unwrap_or_default();
-        let json = fields.optional::<JsonSettings>(d, "json").unwrap_or_default();
         let unknown_fields = match fields.node("unknown_fields") {
             Some(node) => d.keyword(
                 node,
@@ -243,7 +256,9 @@ impl Decode for TranscoderConfig {
                 ],
             ),
             None => Some(UnknownFields::Reject),
-        };
+        }
+        // Reported already; go on with the default so the rest is checked.
+        .unwrap_or(UnknownFields::Reject);
         let max_body = fields.optional::<ByteSize>(d, "max_body");
         let cors = fields.optional::<CorsPolicy>(d, "cors");
         if let Some((span, _)) = fields.entry("openapi") {
@@ -272,7 +287,7 @@ impl Decode for TranscoderConfig {
             services,
             bindings,
             json,
-            unknown_fields: unknown_fields?,
+            unknown_fields,
             max_body,
             cors,
             path: path.clone(),

@@ -89,7 +89,10 @@ pub fn describe_kind(field: &FieldDescriptor) -> String {
     if field.is_map() {
         "a map".to_owned()
     } else if field.is_list() {
-        format!("a repeated field of {}", kind.trim_start_matches("a ").trim_start_matches("an "))
+        format!(
+            "a repeated field of {}",
+            kind.trim_start_matches("a ").trim_start_matches("an ")
+        )
     } else {
         kind
     }

@@ -159,7 +159,11 @@ impl Transcoder {
     }
 
     /// The REST answer for the upstream's response.
-    fn answer(&self, binding: &Binding, response: UpstreamResponse) -> Result<Answer, GatewayError> {
+    fn answer(
+        &self,
+        binding: &Binding,
+        response: UpstreamResponse,
+    ) -> Result<Answer, GatewayError> {
         let UpstreamResponse {
             header,
             body,
@@ -179,10 +183,10 @@ impl Transcoder {
                 ));
             }
             None => {
-                return Err(GatewayError::internal(
-                    "the upstream's answer has no grpc-status",
+                return Err(
+                    GatewayError::internal("the upstream's answer has no grpc-status")
+                        .with_http_status(502),
                 )
-                .with_http_status(502))
             }
         };
         let mut out = ResponseHeader::build(code.to_http_status(), Some(8))
@@ -190,7 +194,8 @@ impl Transcoder {
         return_metadata(&header.headers, trailers.as_ref(), &mut out)?;
         let body = if code == Code::Ok {
             let message = decode_unary(&body, binding.method.output())?;
-            self.printer.body(&message, binding.response_body.as_ref())?
+            self.printer
+                .body(&message, binding.response_body.as_ref())?
         } else {
             let message = status_from
                 .get("grpc-message")
@@ -199,7 +204,10 @@ impl Transcoder {
             let details = status_from
                 .get("grpc-status-details-bin")
                 .and_then(|v| crate::fields::decode_base64(v.to_str().ok()?));
-            Body::Json(self.printer.error(code, &message, details.as_deref(), &self.pool))
+            Body::Json(
+                self.printer
+                    .error(code, &message, details.as_deref(), &self.pool),
+            )
         };
         let (content_type, bytes) = match body {
             Body::Json(json) => (
@@ -217,7 +225,11 @@ impl Transcoder {
         set(&mut out, CONTENT_TYPE, content_type)?;
         set(&mut out, CONTENT_LENGTH, HeaderValue::from(bytes.len()))?;
         if code != Code::Ok {
-            set(&mut out, CACHE_CONTROL, HeaderValue::from_static("no-store"))?;
+            set(
+                &mut out,
+                CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            )?;
         }
         Ok(Answer {
             header: out,
@@ -286,7 +298,10 @@ impl Plugin for Transcoder {
 
 /// The gRPC request header for `binding`, carrying the caller's headers
 /// as metadata.
-fn upstream_request(binding: &Binding, caller: &RequestHeader) -> Result<RequestHeader, GatewayError> {
+fn upstream_request(
+    binding: &Binding,
+    caller: &RequestHeader,
+) -> Result<RequestHeader, GatewayError> {
     let mut request = RequestHeader::build("POST", binding.grpc_path.as_bytes(), Some(8))
         .map_err(|e| GatewayError::internal(e.to_string()))?;
     forward_request_headers(&caller.headers, &mut request)?;
@@ -309,7 +324,11 @@ fn frame(message: &prost_reflect::DynamicMessage) -> Bytes {
     out.freeze()
 }
 
-fn set(header: &mut ResponseHeader, name: HeaderName, value: HeaderValue) -> Result<(), GatewayError> {
+fn set(
+    header: &mut ResponseHeader,
+    name: HeaderName,
+    value: HeaderValue,
+) -> Result<(), GatewayError> {
     header
         .insert_header(name, value)
         .map_err(|e| GatewayError::internal(e.to_string()))

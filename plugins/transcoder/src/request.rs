@@ -7,7 +7,9 @@
 //! carries on this binding, or no field at all is refused with a 400 that
 //! names it (unless `unknown_fields: ignore`).
 
-use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, ReflectMessage, Value};
+use prost_reflect::{
+    DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, ReflectMessage, Value,
+};
 use protogate_core::GatewayError;
 
 use crate::bindings::{is_http_body, Binding, BodyRule};
@@ -44,12 +46,8 @@ pub fn build_message(
             continue; // the body wins
         }
         let leaf = leaf(chain)?;
-        let value = value_from_text(leaf, text).map_err(|e| {
-            bad(format!(
-                "path variable `{}`: {e}",
-                field_path_text(chain)
-            ))
-        })?;
+        let value = value_from_text(leaf, text)
+            .map_err(|e| bad(format!("path variable `{}`: {e}", field_path_text(chain))))?;
         set(&mut message, chain, value)?;
     }
     if let Some(query) = incoming.query.filter(|q| !q.is_empty()) {
@@ -133,7 +131,10 @@ fn from_json(
 }
 
 /// A `google.api.HttpBody`: the raw bytes and their content type.
-fn http_body(descriptor: &prost_reflect::MessageDescriptor, incoming: Incoming<'_>) -> DynamicMessage {
+fn http_body(
+    descriptor: &prost_reflect::MessageDescriptor,
+    incoming: Incoming<'_>,
+) -> DynamicMessage {
     let mut message = DynamicMessage::new(descriptor.clone());
     if let Some(content_type) = incoming.content_type {
         message.set_field_by_name("content_type", Value::String(content_type.to_owned()));
@@ -166,7 +167,11 @@ fn apply_query(
             }
             continue;
         }
-        let chain = match binding.input_mapping.iter().find(|(param, _)| *param == name) {
+        let chain = match binding
+            .input_mapping
+            .iter()
+            .find(|(param, _)| *param == name)
+        {
             Some((_, chain)) => chain.clone(),
             None => {
                 let parts: Vec<String> = name.split('.').map(str::to_owned).collect();
@@ -193,7 +198,9 @@ fn apply_query(
         }
         let body_set = match seen.iter().find(|(c, _)| *c == chain) {
             Some((_, _)) if !leaf.is_list() => {
-                return Err(bad(format!("query parameter `{name}` is given more than once")))
+                return Err(bad(format!(
+                    "query parameter `{name}` is given more than once"
+                )))
             }
             Some((_, body_set)) => *body_set,
             None => {
@@ -223,15 +230,14 @@ fn not_for_query(binding: &Binding, chain: &[FieldDescriptor]) -> Option<String>
     }
     match &binding.body {
         BodyRule::Whole => Some("on this binding every field comes from the body".to_owned()),
-        BodyRule::Field(f) if chain.first() == Some(f) => {
-            Some(format!("field `{}` comes from the body on this binding", f.name()))
-        }
+        BodyRule::Field(f) if chain.first() == Some(f) => Some(format!(
+            "field `{}` comes from the body on this binding",
+            f.name()
+        )),
         _ => {
             let leaf = chain.last()?;
             match leaf.kind() {
-                Kind::Message(m)
-                    if !crate::fields::is_scalar_like(&Kind::Message(m.clone())) =>
-                {
+                Kind::Message(m) if !crate::fields::is_scalar_like(&Kind::Message(m.clone())) => {
                     Some(format!(
                         "`{}` is {}; set its fields with dots",
                         leaf.name(),

@@ -9,7 +9,7 @@ use prost::Message as _;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage, SerializeOptions, Value,
 };
-use protogate_core::{Code, GatewayError};
+use protogate_core::{json_error_body, Code, GatewayError};
 
 use crate::bindings::is_http_body;
 use crate::config::{EnumStyle, FieldNames, JsonSettings};
@@ -55,7 +55,9 @@ impl Printer {
         let mut serializer = serde_json::Serializer::new(&mut out);
         message
             .serialize_with_options(&mut serializer, &self.options)
-            .map_err(|e| GatewayError::internal(format!("cannot print the response as JSON: {e}")))?;
+            .map_err(|e| {
+                GatewayError::internal(format!("cannot print the response as JSON: {e}"))
+            })?;
         Ok(out)
     }
 
@@ -127,7 +129,7 @@ impl Printer {
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();
-        error_json(code, message, &details)
+        json_error_body(code, message, &details)
     }
 
     fn any_to_json(&self, any: &prost_types::Any, pool: &DescriptorPool) -> serde_json::Value {
@@ -154,17 +156,6 @@ impl Printer {
     }
 }
 
-/// `{"code":N,"message":"...","details":[...]}`, in that order.
-pub fn error_json(code: Code, message: &str, details: &[serde_json::Value]) -> Vec<u8> {
-    let message = serde_json::to_string(message).unwrap_or_else(|_| "\"\"".to_owned());
-    let details = serde_json::to_string(details).unwrap_or_else(|_| "[]".to_owned());
-    format!(
-        "{{\"code\":{},\"message\":{message},\"details\":{details}}}",
-        code.as_u8()
-    )
-    .into_bytes()
-}
-
 fn raw(message: &DynamicMessage) -> Body {
     let content_type = message
         .get_field_by_name("content_type")
@@ -178,7 +169,10 @@ fn raw(message: &DynamicMessage) -> Body {
 }
 
 /// The one message of a unary answer, from its gRPC framing.
-pub fn decode_unary(body: &[u8], output: MessageDescriptor) -> Result<DynamicMessage, GatewayError> {
+pub fn decode_unary(
+    body: &[u8],
+    output: MessageDescriptor,
+) -> Result<DynamicMessage, GatewayError> {
     let Some((&flag, rest)) = body.split_first() else {
         return Err(GatewayError::internal(
             "the upstream answered OK without a message",

@@ -226,7 +226,8 @@ impl PathTemplate {
                 variable.end
             };
             let covered = segments.get(variable.start..end)?;
-            let value = if covered.len() == 1 && variable.end - variable.start == 1
+            let value = if covered.len() == 1
+                && variable.end - variable.start == 1
                 && self.segments[variable.start] == Segment::Any
             {
                 percent_decode(covered[0], false)?
@@ -382,7 +383,10 @@ mod tests {
 
     #[test]
     fn simple_variables_take_one_segment() {
-        assert_eq!(captures("/v1/products/{id}", "/v1/products/p1"), Some(vec!["p1".into()]));
+        assert_eq!(
+            captures("/v1/products/{id}", "/v1/products/p1"),
+            Some(vec!["p1".into()])
+        );
         assert_eq!(captures("/v1/products/{id}", "/v1/products/p1/x"), None);
         assert_eq!(captures("/v1/products/{id}", "/v1/products/"), None);
         assert_eq!(captures("/v1/products/{id}", "/v1/products"), None);
@@ -390,8 +394,14 @@ mod tests {
 
     #[test]
     fn encoded_slash_stays_inside_one_segment() {
-        assert_eq!(captures("/v1/products/{id}", "/v1/products/a%2Fb"), Some(vec!["a/b".into()]));
-        assert_eq!(captures("/v1/products/{id}", "/v1/products/a%20b%C3%A9"), Some(vec!["a bé".into()]));
+        assert_eq!(
+            captures("/v1/products/{id}", "/v1/products/a%2Fb"),
+            Some(vec!["a/b".into()])
+        );
+        assert_eq!(
+            captures("/v1/products/{id}", "/v1/products/a%20b%C3%A9"),
+            Some(vec!["a bé".into()])
+        );
         assert_eq!(
             captures("/v1/{name=shelves/*/books/*}", "/v1/shelves/s%2F1/books/b1"),
             Some(vec!["shelves/s%2F1/books/b1".into()])
@@ -405,23 +415,44 @@ mod tests {
             captures("/v1/{name=shelves/*/books/*}", "/v1/shelves/s1/books/b2"),
             Some(vec!["shelves/s1/books/b2".into()])
         );
-        assert_eq!(captures("/v1/{name=shelves/*/books/*}", "/v1/shelves/s1/tapes/b2"), None);
+        assert_eq!(
+            captures("/v1/{name=shelves/*/books/*}", "/v1/shelves/s1/tapes/b2"),
+            None
+        );
         assert_eq!(
             captures("/v1/files/{path=**}", "/v1/files/a/b/c.txt"),
             Some(vec!["a/b/c.txt".into()])
         );
-        assert_eq!(captures("/v1/files/{path=**}", "/v1/files"), Some(vec!["".into()]));
+        assert_eq!(
+            captures("/v1/files/{path=**}", "/v1/files"),
+            Some(vec!["".into()])
+        );
         assert_eq!(captures("/v1/**", "/v1/x/y"), Some(vec![]));
     }
 
     #[test]
     fn custom_verbs_are_cut_from_the_last_segment() {
-        assert_eq!(captures("/v1/products/{id}:archive", "/v1/products/p1:archive"), Some(vec!["p1".into()]));
-        assert_eq!(captures("/v1/products/{id}:archive", "/v1/products/p1:other"), None);
-        assert_eq!(captures("/v1/products/{id}:archive", "/v1/products/p1"), None);
-        assert_eq!(captures("/v1/products:bulkCreate", "/v1/products:bulkCreate"), Some(vec![]));
+        assert_eq!(
+            captures("/v1/products/{id}:archive", "/v1/products/p1:archive"),
+            Some(vec!["p1".into()])
+        );
+        assert_eq!(
+            captures("/v1/products/{id}:archive", "/v1/products/p1:other"),
+            None
+        );
+        assert_eq!(
+            captures("/v1/products/{id}:archive", "/v1/products/p1"),
+            None
+        );
+        assert_eq!(
+            captures("/v1/products:bulkCreate", "/v1/products:bulkCreate"),
+            Some(vec![])
+        );
         // A colon in an id is data when the template has no verb.
-        assert_eq!(captures("/v1/products/{id}", "/v1/products/urn:x"), Some(vec!["urn:x".into()]));
+        assert_eq!(
+            captures("/v1/products/{id}", "/v1/products/urn:x"),
+            Some(vec!["urn:x".into()])
+        );
     }
 
     #[test]

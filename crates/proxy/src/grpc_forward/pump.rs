@@ -17,10 +17,10 @@ use protogate_grpc::status::parse_grpc_status;
 use protogate_metrics::Metrics;
 use tokio::time::Instant;
 
-use crate::deadline::{call_deadline, exceeded, tell_upstream};
 use super::open::{open_stream, OpenStream};
 use super::{Ending, Guards};
 use crate::ctx::RequestCtx;
+use crate::deadline::{call_deadline, exceeded, tell_upstream};
 use crate::CompiledRoute;
 
 /// Request bytes kept for replaying a call the upstream refused unseen,
