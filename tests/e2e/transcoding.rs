@@ -724,3 +724,18 @@ fn routes_lists_every_rest_binding() {
         assert!(stdout.contains(line), "missing: {line}\n{stdout}");
     }
 }
+
+#[tokio::test]
+async fn a_stream_the_upstream_refused_goes_to_the_next_target() {
+    let refusing = protogate_testkit::RawUpstream::start_refusing(true).await;
+    let (upstream, counter) = DemoUpstream::start_counted().await;
+    let targets = format!("{}\", \"{}", refusing.addr, upstream.addr);
+    let gateway = Gateway::start(&config(&targets)).await;
+    // Round robin starts each call on the next target: both orders happen.
+    for i in 0..4 {
+        let reply = get(&gateway, &format!("/v1/echo/r{i}")).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    assert_eq!(counter.calls(), 4, "each call ran exactly once");
+    assert!(refusing.calls() >= 2, "the refusing target was tried");
+}

@@ -64,61 +64,84 @@ impl UpstreamConnector for RouteConnector<'_> {
 }
 
 impl RouteConnector<'_> {
-    /// Connects (moving on past targets that refuse), sends, and reads the
-    /// whole answer. Runs under the deadline set by `send`.
+    /// Connects (moving on past targets that refuse to connect), sends, and
+    /// reads the whole answer. A stream the upstream refused unprocessed
+    /// (REFUSED_STREAM, or cut by a GOAWAY before it was processed) never
+    /// reached the application: the whole request is in hand, so it goes to
+    /// the next target. Runs under the deadline set by `send`.
     async fn call(
         &self,
         call: &mut CallInfo,
-        mut request: RequestHeader,
+        request: RequestHeader,
         body: Bytes,
         limits: CallLimits,
         deadline: Option<tokio::time::Instant>,
     ) -> Result<UpstreamResponse, GatewayError> {
         let start = self.upstream.next_start();
-        let Connected {
-            mut session,
-            peer,
-            target,
-            ..
-        } = connect(
-            self.pool,
-            self.upstream,
-            self.metrics,
-            start,
-            start + self.upstream.len(),
-        )
-        .await?;
-        if request.headers.get(HOST).is_none() && request.uri.authority().is_none() {
-            let host = HeaderValue::from_str(&target.label)
-                .map_err(|e| GatewayError::internal(format!("bad target name: {e}")))?;
-            request
-                .insert_header(HOST, host)
-                .map_err(|e| GatewayError::internal(e.to_string()))?;
-        }
-        if let Some(deadline) = deadline {
-            if self.upstream.is_grpc() {
-                tell_upstream(&mut request, deadline)?;
+        let until = start + self.upstream.len();
+        let mut from = start;
+        loop {
+            let Connected {
+                mut session,
+                peer,
+                target,
+                position,
+            } = connect(self.pool, self.upstream, self.metrics, from, until).await?;
+            let mut attempt = request.clone();
+            if attempt.headers.get(HOST).is_none() && attempt.uri.authority().is_none() {
+                let host = HeaderValue::from_str(&target.label)
+                    .map_err(|e| GatewayError::internal(format!("bad target name: {e}")))?;
+                attempt
+                    .insert_header(HOST, host)
+                    .map_err(|e| GatewayError::internal(e.to_string()))?;
+            }
+            if let Some(deadline) = deadline {
+                if self.upstream.is_grpc() {
+                    tell_upstream(&mut attempt, deadline)?;
+                }
+            }
+            match exchange(
+                &mut session,
+                attempt,
+                body.clone(),
+                limits.max_response_bytes,
+            )
+            .await
+            {
+                Ok(response) => {
+                    if let Some(status) = response
+                        .trailers
+                        .as_ref()
+                        .and_then(|t| t.get("grpc-status"))
+                        .or_else(|| response.header.headers.get("grpc-status"))
+                    {
+                        call.grpc_status = parse_grpc_status(status.as_bytes());
+                    }
+                    if session.response_done() {
+                        self.pool.release_http_session(session, &*peer, None).await;
+                    }
+                    return Ok(response);
+                }
+                Err(Exchange::Failed(e)) if never_processed(&e) && position + 1 < until => {
+                    from = position + 1;
+                }
+                Err(Exchange::Failed(e)) => return Err(failed(self.upstream, target, &e)),
+                Err(Exchange::TooLarge) => {
+                    return Err(too_large(self.upstream, limits.max_response_bytes))
+                }
             }
         }
-        let response = exchange(&mut session, request, body, limits.max_response_bytes)
-            .await
-            .map_err(|e| match e {
-                Exchange::Failed(e) => failed(self.upstream, target, &e),
-                Exchange::TooLarge => too_large(self.upstream, limits.max_response_bytes),
-            })?;
-        if let Some(status) = response
-            .trailers
-            .as_ref()
-            .and_then(|t| t.get("grpc-status"))
-            .or_else(|| response.header.headers.get("grpc-status"))
-        {
-            call.grpc_status = parse_grpc_status(status.as_bytes());
-        }
-        if session.response_done() {
-            self.pool.release_http_session(session, &*peer, None).await;
-        }
-        Ok(response)
     }
+}
+
+/// True when the upstream refused the stream before processing it, so
+/// sending the request elsewhere cannot run it twice.
+fn never_processed(error: &pingora_error::Error) -> bool {
+    let Some(h2_error) = error.root_cause().downcast_ref::<h2::Error>() else {
+        return false;
+    };
+    h2_error.is_remote()
+        && (h2_error.reason() == Some(h2::Reason::REFUSED_STREAM) || h2_error.is_go_away())
 }
 
 /// Why an exchange failed.
