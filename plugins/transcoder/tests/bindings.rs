@@ -38,9 +38,15 @@ fn a_literal_segment_beats_a_variable_whatever_the_order() {
         "services: [protogate.testing.v1.EchoService]\n\
          bindings:\n  - { rpc: protogate.testing.v1.EchoService/Unannotated, get: \"/v1/echo/special\" }\n",
     );
-    assert_eq!(method_of(&table, Method::GET, "/v1/echo/special"), "Unannotated");
+    assert_eq!(
+        method_of(&table, Method::GET, "/v1/echo/special"),
+        "Unannotated"
+    );
     assert_eq!(method_of(&table, Method::GET, "/v1/echo/other"), "Echo");
-    assert_eq!(method_of(&table, Method::GET, "/v1/echo/x/nested"), "EchoNested");
+    assert_eq!(
+        method_of(&table, Method::GET, "/v1/echo/x/nested"),
+        "EchoNested"
+    );
 }
 
 #[test]
@@ -53,5 +59,8 @@ fn a_wrong_method_lists_every_method_the_path_allows() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(table.find(&Method::GET, "/v2/none"), Lookup::NotFound));
+    assert!(matches!(
+        table.find(&Method::GET, "/v2/none"),
+        Lookup::NotFound
+    ));
 }
