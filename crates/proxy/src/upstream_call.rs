@@ -80,6 +80,7 @@ impl RouteConnector<'_> {
         let start = self.upstream.next_start();
         let until = start + self.upstream.len();
         let mut from = start;
+        let mut request = Some(request);
         loop {
             let Connected {
                 mut session,
@@ -87,7 +88,13 @@ impl RouteConnector<'_> {
                 target,
                 position,
             } = connect(self.pool, self.upstream, self.metrics, from, until).await?;
-            let mut attempt = request.clone();
+            // Keep a copy only while another target could take a retry.
+            let mut attempt = if position + 1 < until {
+                request.clone()
+            } else {
+                request.take()
+            }
+            .ok_or_else(|| GatewayError::internal("the request was already sent"))?;
             if attempt.headers.get(HOST).is_none() && attempt.uri.authority().is_none() {
                 let host = HeaderValue::from_str(&target.label)
                     .map_err(|e| GatewayError::internal(format!("bad target name: {e}")))?;
@@ -166,9 +173,37 @@ async fn exchange(
     body: Bytes,
     max_body: usize,
 ) -> Result<UpstreamResponse, Exchange> {
-    session.write_request_header(Box::new(request)).await?;
-    session.write_request_body(body, true).await?;
-    session.finish_request_body().await?;
+    match session {
+        HttpSession::H2(h2) => {
+            // Queue HEADERS and the whole body (with END_STREAM) before the
+            // connection task runs, so both leave in one write. Pingora's
+            // `write_request_body` waits for flow-control capacity first,
+            // which lets the connection task flush HEADERS on its own; h2
+            // buffers data sent ahead of capacity and sends it as the
+            // window allows, and the body is in memory anyway.
+            h2.write_request_header(Box::new(request), body.is_empty())?;
+            if !body.is_empty() {
+                let mut writer = h2.take_request_body_writer().ok_or_else(|| {
+                    pingora_error::Error::explain(
+                        pingora_error::ErrorType::WriteError,
+                        "no h2 request body writer",
+                    )
+                })?;
+                writer.send_data(body, true).map_err(|e| {
+                    pingora_error::Error::because(
+                        pingora_error::ErrorType::WriteError,
+                        "while writing the h2 request body",
+                        e,
+                    )
+                })?;
+            }
+        }
+        _ => {
+            session.write_request_header(Box::new(request)).await?;
+            session.write_request_body(body, true).await?;
+            session.finish_request_body().await?;
+        }
+    }
     session.read_response_header().await?;
     let mut collected = BytesMut::new();
     while let Some(chunk) = session.read_response_body().await? {
