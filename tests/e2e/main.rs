@@ -18,3 +18,4 @@ mod metrics;
 mod python_interop;
 mod routing;
 mod transcoding;
+mod transcoding_streams;

@@ -24,7 +24,7 @@ fn python() -> PathBuf {
 
 /// Runs one of the Python scripts in `tests/interop/` with the venv's
 /// interpreter; returns its success, stdout and stderr.
-async fn run_python(script: &str, args: Vec<String>) -> (bool, String, String) {
+pub(crate) async fn run_python(script: &str, args: Vec<String>) -> (bool, String, String) {
     let script = PathBuf::from(repo_dir()).join("tests/interop").join(script);
     let output = tokio::task::spawn_blocking(move || {
         Command::new(python())

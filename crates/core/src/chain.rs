@@ -164,6 +164,8 @@ impl<P: Plugin> DynPlugin for P {
 pub struct Slots {
     pub(crate) states: Vec<Box<AnyState>>,
     request_ran: usize,
+    /// The plugin that answered the call itself, if one did.
+    responder: Option<usize>,
 }
 
 /// The plugin chain of one route, indexed per hook.
@@ -214,6 +216,7 @@ impl Chain {
         Slots {
             states: self.plugins.iter().map(|p| p.new_state()).collect(),
             request_ran: 0,
+            responder: None,
         }
     }
 
@@ -263,7 +266,10 @@ impl Chain {
             }
             match flow? {
                 Flow::Continue => {}
-                answer @ Flow::Respond(_) => return Ok(answer),
+                answer @ Flow::Respond(_) => {
+                    slots.responder = Some(position);
+                    return Ok(answer);
+                }
             }
         }
         Ok(Flow::Continue)
@@ -365,6 +371,19 @@ impl Chain {
             }
         }
         Ok(())
+    }
+
+    /// Runs the response-trailer hooks, in reverse order, on the trailers a
+    /// streamed local answer reported at its end: every plugin's but the
+    /// one that answered (it saw them first).
+    pub fn streamed_trailers(
+        &self,
+        slots: &mut Slots,
+        call: &mut CallInfo,
+        trailers: &mut HeaderMap,
+    ) -> Result<(), GatewayError> {
+        let skip = slots.responder.unwrap_or(usize::MAX);
+        self.response_trailers_except(slots, call, trailers, skip)
     }
 
     /// Runs every plugin's log hook, whether or not its request hook ran.
@@ -617,6 +636,14 @@ mod tests {
 
     #[async_trait]
     impl UpstreamConnector for Echoing {
+        async fn open(
+            &self,
+            _call: &mut CallInfo,
+            _request: RequestHeader,
+        ) -> Result<Box<dyn crate::UpstreamStream>, GatewayError> {
+            Err(GatewayError::internal("streaming is not used here"))
+        }
+
         async fn send(
             &self,
             _call: &mut CallInfo,

@@ -23,10 +23,12 @@ mod upstream_call;
 pub use call::CallInfo;
 pub use chain::{Chain, DynPlugin, Slots};
 pub use error::GatewayError;
-pub use plugin::{Downstream, Flow, Hooks, LocalResponse, Plugin};
+pub use plugin::{Downstream, Flow, Hooks, LocalResponse, Plugin, ResponseStream};
 pub use protocol::CallerProtocol;
 pub use rescue::{json_error_body, rescue, trailers_for, Rendered};
-pub use upstream_call::{CallLimits, RequestCx, UpstreamConnector, UpstreamResponse};
+pub use upstream_call::{
+    CallLimits, RequestCx, UpstreamConnector, UpstreamResponse, UpstreamStream,
+};
 
 pub use http::HeaderMap;
 pub use protogate_config::{

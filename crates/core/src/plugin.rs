@@ -87,6 +87,35 @@ pub enum LocalResponse {
         /// The whole body.
         body: Bytes,
     },
+    /// An answer whose body streams (a server-streaming call over REST):
+    /// the proxy writes the header, then each chunk as the stream yields
+    /// it, waiting for the caller to take each one (backpressure). If the
+    /// caller goes away, the stream is dropped, which cancels the upstream
+    /// call.
+    Stream {
+        /// The response header.
+        header: Box<ResponseHeader>,
+        /// The body's source.
+        body: Box<dyn ResponseStream>,
+    },
+}
+
+impl std::fmt::Debug for dyn ResponseStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseStream")
+    }
+}
+
+/// The body of a [`LocalResponse::Stream`].
+#[async_trait]
+pub trait ResponseStream: Send {
+    /// The next chunk for the caller, once it is ready; `None` at the end.
+    /// Errors after the header went out are the plugin's to render in the
+    /// body (an error line, an SSE event).
+    async fn next_chunk(&mut self) -> Option<Bytes>;
+    /// After the end: the upstream's trailers, for the other plugins'
+    /// trailer hooks and the call's status.
+    fn take_trailers(&mut self) -> Option<HeaderMap>;
 }
 
 /// The caller's side of the call, as a request hook sees it.

@@ -42,10 +42,38 @@ pub struct CallLimits {
     pub max_response_bytes: usize,
 }
 
+/// A call to the upstream whose request and response stream: for
+/// streaming methods over REST. Every operation is bounded by the call's
+/// deadline (DEADLINE_EXCEEDED when it passes); dropping the stream before
+/// its end resets it, which cancels the upstream call.
+#[async_trait]
+pub trait UpstreamStream: Send {
+    /// Sends one chunk of the request body; `end` closes the request side.
+    /// Waits for HTTP/2 flow control, so a slow upstream slows the caller.
+    async fn send(&mut self, data: Bytes, end: bool) -> Result<(), GatewayError>;
+    /// Waits for the response header.
+    async fn response_header(&mut self) -> Result<ResponseHeader, GatewayError>;
+    /// The next response body chunk, as it arrives; `None` at the end.
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, GatewayError>;
+    /// After the body: the trailers (HTTP/2), and the connection goes back
+    /// to the pool.
+    async fn trailers(&mut self) -> Result<Option<HeaderMap>, GatewayError>;
+}
+
 /// Sends one complete request to the route's upstream: implemented by the
 /// proxy over Pingora's pooled connector.
 #[async_trait]
 pub trait UpstreamConnector: Send + Sync {
+    /// Opens a streaming call: the request header is sent, the body and the
+    /// answer stream through the returned handle. Connect failures move on
+    /// to the next target, as for [`UpstreamConnector::send`]; the deadline
+    /// rules are the same, for the life of the stream.
+    async fn open(
+        &self,
+        call: &mut CallInfo,
+        request: RequestHeader,
+    ) -> Result<Box<dyn UpstreamStream>, GatewayError>;
+
     /// Sends `request` with `body` and reads the whole answer. Connect
     /// failures move on to the next target; any other failure is
     /// UNAVAILABLE. The call's deadline is the route's timeout, shortened
@@ -94,5 +122,30 @@ impl RequestCx<'_> {
                 .response_trailers_except(self.slots, self.call, trailers, self.position)?;
         }
         Ok(response)
+    }
+
+    /// Runs every other plugin's `response_trailers` hook on the trailers of
+    /// a streaming call the plugin reads to the end itself (a
+    /// client-streaming call answered with one message).
+    pub fn trailer_hooks(&mut self, trailers: &mut HeaderMap) -> Result<(), GatewayError> {
+        self.chain
+            .response_trailers_except(self.slots, self.call, trailers, self.position)
+    }
+
+    /// Opens a streaming call to the route's upstream, after every other
+    /// plugin's `upstream_request` hook. The answer goes back to the caller
+    /// as a [`crate::LocalResponse::Stream`]; the proxy runs the other
+    /// plugins' `response_trailers` hooks on the trailers the stream
+    /// reports at its end ([`crate::ResponseStream::take_trailers`]).
+    pub async fn open_upstream(
+        &mut self,
+        mut request: RequestHeader,
+    ) -> Result<Box<dyn UpstreamStream>, GatewayError> {
+        let connector = self
+            .connector
+            .ok_or_else(|| GatewayError::internal("this call has no upstream to call"))?;
+        self.chain
+            .upstream_request_except(self.slots, self.call, &mut request, self.position)?;
+        connector.open(self.call, request).await
     }
 }

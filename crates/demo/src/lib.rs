@@ -19,7 +19,10 @@ mod store;
 
 pub use call_counter::{CallCounter, CountCalls};
 pub use echo_metadata::{EchoMetadata, ECHO_INITIAL_HEADER, ECHO_TRAILING_HEADER};
-pub use echo_service::{EchoServiceImpl, FAIL_DETAIL_TYPE_URL, UNKNOWN_DETAIL_TYPE_URL};
+pub use echo_service::{
+    numbered_product, stream_state, EchoServiceImpl, StreamState, FAIL_DETAIL_TYPE_URL,
+    UNKNOWN_DETAIL_TYPE_URL,
+};
 pub use interop::TestServiceImpl;
 pub use product_service::ProductServiceImpl;
 pub use server::{serve, serve_counted, serve_with_store, MAX_MESSAGE_SIZE};

@@ -40,7 +40,7 @@ use crate::{failure, Runtime};
 /// for calls plugins make themselves (kept across reloads).
 pub struct Gateway {
     runtime: Arc<ArcSwap<Runtime>>,
-    pool: Connector,
+    pool: Arc<Connector>,
 }
 
 impl Gateway {
@@ -48,7 +48,7 @@ impl Gateway {
     pub fn new(runtime: Arc<ArcSwap<Runtime>>) -> Self {
         Self {
             runtime,
-            pool: Connector::new(None),
+            pool: Arc::new(Connector::new(None)),
         }
     }
 }
@@ -140,9 +140,9 @@ impl ProxyHttp for Gateway {
                 return Error::e_explain(ErrorType::InternalError, "no runtime snapshot");
             };
             let connector = RouteConnector {
-                pool: &self.pool,
-                upstream: &route.upstream,
-                metrics: runtime.metrics(),
+                pool: Arc::clone(&self.pool),
+                upstream: Arc::clone(&route.upstream),
+                metrics: Arc::clone(runtime.metrics()),
                 timeout: route.default_timeout(),
             };
             let mut downstream = SessionDownstream(session);

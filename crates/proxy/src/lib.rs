@@ -23,6 +23,7 @@ mod runtime;
 mod server;
 mod upstream;
 mod upstream_call;
+mod upstream_stream;
 
 pub use compile::{compile, load};
 pub use gateway::Gateway;

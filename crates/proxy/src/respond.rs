@@ -2,12 +2,13 @@
 //! after the upstream's response headers went out.
 
 use bytes::Bytes;
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderValue, Version};
 use pingora_core::protocols::http::HttpTask;
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
-use protogate_core::{rescue, trailers_for, GatewayError, LocalResponse};
+use protogate_core::{rescue, trailers_for, Code, GatewayError, LocalResponse, ResponseStream};
+use protogate_grpc::status::parse_grpc_status;
 
 use crate::ctx::RequestCtx;
 
@@ -21,6 +22,10 @@ pub async fn write_local(session: &mut Session, ctx: &mut RequestCtx, answer: Lo
             (Box::new(rendered.header), rendered.body)
         }
         LocalResponse::Http { header, body } => (header, Some(body)),
+        LocalResponse::Stream { header, body } => {
+            write_stream(session, ctx, header, body).await;
+            return;
+        }
     };
     if let Some(route) = ctx.route.clone() {
         if let Err(e) = route
@@ -32,6 +37,62 @@ pub async fn write_local(session: &mut Session, ctx: &mut RequestCtx, answer: Lo
     }
     ctx.call.http_status = Some(header.status.as_u16());
     write_header_and_body(session, header, body).await;
+}
+
+/// Writes a streamed local answer: the header, then each chunk as the
+/// plugin's stream yields it. Every write waits for the caller, so a slow
+/// caller slows the upstream (HTTP/2 flow control does the rest); a caller
+/// that goes away ends the loop, and dropping the stream cancels the
+/// upstream call. At the end the other plugins see the upstream's trailers.
+async fn write_stream(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    mut header: Box<ResponseHeader>,
+    mut body: Box<dyn ResponseStream>,
+) {
+    if let Some(route) = ctx.route.clone() {
+        if let Err(e) = route
+            .chain
+            .response(&mut ctx.slots, &mut ctx.call, &mut header)
+        {
+            log::warn!("a response hook failed on a streamed answer: {e}");
+        }
+    }
+    if session.req_header().version != Version::HTTP_2
+        && header.headers.get(CONTENT_LENGTH).is_none()
+    {
+        let _ = header.insert_header(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+    }
+    ctx.call.http_status = Some(header.status.as_u16());
+    if let Err(e) = session.write_response_header(header, false).await {
+        log::debug!("could not write a streamed answer's header: {e}");
+        ctx.call.grpc_status = Some(Code::Canceled);
+        return;
+    }
+    while let Some(chunk) = body.next_chunk().await {
+        if let Err(e) = session.write_response_body(Some(chunk), false).await {
+            log::debug!("the caller went away during a streamed answer: {e}");
+            ctx.call.grpc_status = Some(Code::Canceled);
+            return; // `body` is dropped: the upstream call is cancelled
+        }
+    }
+    if let Err(e) = session.write_response_body(None, true).await {
+        log::debug!("could not end a streamed answer: {e}");
+    }
+    if let Some(mut trailers) = body.take_trailers() {
+        if let Some(status) = trailers.get("grpc-status") {
+            ctx.call.grpc_status = parse_grpc_status(status.as_bytes());
+        }
+        if let Some(route) = ctx.route.clone() {
+            if let Err(e) =
+                route
+                    .chain
+                    .streamed_trailers(&mut ctx.slots, &mut ctx.call, &mut trailers)
+            {
+                log::warn!("a trailer hook failed on a streamed answer: {e}");
+            }
+        }
+    }
 }
 
 /// Answers with `error` when the upstream path failed. Before any response

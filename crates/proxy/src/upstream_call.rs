@@ -10,7 +10,9 @@ use pingora_core::connectors::http::Connector;
 use pingora_core::protocols::http::client::HttpSession;
 use pingora_http::RequestHeader;
 use protogate_config::Timeout;
-use protogate_core::{CallInfo, CallLimits, GatewayError, UpstreamConnector, UpstreamResponse};
+use protogate_core::{
+    CallInfo, CallLimits, GatewayError, UpstreamConnector, UpstreamResponse, UpstreamStream,
+};
 use protogate_grpc::status::parse_grpc_status;
 use protogate_metrics::Metrics;
 
@@ -23,20 +25,43 @@ use crate::Upstream;
 /// same targets, round robin and connect-failure retries as a proxied
 /// call, over a pool of connections shared by every such call, and the
 /// same deadline rules as the gRPC forwarding loop.
-pub struct RouteConnector<'a> {
+pub struct RouteConnector {
     /// The shared connection pool.
-    pub pool: &'a Connector,
+    pub pool: Arc<Connector>,
     /// The route's upstream.
-    pub upstream: &'a Upstream,
+    pub upstream: Arc<Upstream>,
     /// Where connect failures are counted.
-    pub metrics: &'a Arc<Metrics>,
+    pub metrics: Arc<Metrics>,
     /// The route's timeout (else the upstream's): the cap for a call whose
     /// request carries no `grpc-timeout`.
     pub timeout: Timeout,
 }
 
 #[async_trait]
-impl UpstreamConnector for RouteConnector<'_> {
+impl UpstreamConnector for RouteConnector {
+    async fn open(
+        &self,
+        _call: &mut CallInfo,
+        request: RequestHeader,
+    ) -> Result<Box<dyn UpstreamStream>, GatewayError> {
+        let from_caller = request.headers.contains_key("grpc-timeout");
+        let deadline = call_deadline(&request, tokio::time::Instant::now(), self.timeout)?;
+        let opening = crate::upstream_stream::open(
+            Arc::clone(&self.pool),
+            Arc::clone(&self.upstream),
+            &self.metrics,
+            request,
+            deadline,
+        );
+        let stream = match deadline {
+            Some(at) => tokio::time::timeout_at(at, opening)
+                .await
+                .map_err(|_| exceeded(from_caller))??,
+            None => opening.await?,
+        };
+        Ok(Box::new(stream.with_deadline(deadline, from_caller)))
+    }
+
     async fn send(
         &self,
         call: &mut CallInfo,
@@ -63,7 +88,7 @@ impl UpstreamConnector for RouteConnector<'_> {
     }
 }
 
-impl RouteConnector<'_> {
+impl RouteConnector {
     /// Connects (moving on past targets that refuse to connect), sends, and
     /// reads the whole answer. A stream the upstream refused unprocessed
     /// (REFUSED_STREAM, or cut by a GOAWAY before it was processed) never
@@ -87,7 +112,7 @@ impl RouteConnector<'_> {
                 peer,
                 target,
                 position,
-            } = connect(self.pool, self.upstream, self.metrics, from, until).await?;
+            } = connect(&self.pool, &self.upstream, &self.metrics, from, until).await?;
             // Keep a copy only while another target could take a retry.
             let mut attempt = if position + 1 < until {
                 request.clone()
@@ -132,9 +157,9 @@ impl RouteConnector<'_> {
                 Err(Exchange::Failed(e)) if never_processed(&e) && position + 1 < until => {
                     from = position + 1;
                 }
-                Err(Exchange::Failed(e)) => return Err(failed(self.upstream, target, &e)),
+                Err(Exchange::Failed(e)) => return Err(failed(&self.upstream, target, &e)),
                 Err(Exchange::TooLarge) => {
-                    return Err(too_large(self.upstream, limits.max_response_bytes))
+                    return Err(too_large(&self.upstream, limits.max_response_bytes))
                 }
             }
         }

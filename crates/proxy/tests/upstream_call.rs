@@ -29,15 +29,11 @@ fn upstream(targets: &[String]) -> Upstream {
     Upstream::build(&config.upstreams[0]).unwrap()
 }
 
-fn connector<'a>(
-    pool: &'a Connector,
-    upstream: &'a Upstream,
-    metrics: &'a Arc<Metrics>,
-) -> RouteConnector<'a> {
+fn connector(upstream: Upstream) -> RouteConnector {
     RouteConnector {
-        pool,
-        upstream,
-        metrics,
+        pool: Arc::new(Connector::new(None)),
+        upstream: Arc::new(upstream),
+        metrics: Arc::new(Metrics::new().unwrap()),
         timeout: protogate_config::Timeout::Off,
     }
 }
@@ -63,8 +59,7 @@ fn decode_reply(body: &Bytes) -> SimpleResponse {
 async fn a_unary_call_returns_body_and_trailers_and_records_the_status() {
     let demo = DemoUpstream::start().await;
     let upstream = upstream(&[demo.addr.to_string()]);
-    let (pool, metrics) = (Connector::new(None), Arc::new(Metrics::new().unwrap()));
-    let connector = connector(&pool, &upstream, &metrics);
+    let connector = connector(upstream);
     for _ in 0..3 {
         let mut call = CallInfo::default();
         let (header, body) = unary_request(&SimpleRequest {
@@ -102,8 +97,7 @@ async fn a_dead_target_is_skipped_and_counted() {
     let demo = DemoUpstream::start().await;
     let dead = format!("127.0.0.1:{}", free_port());
     let upstream = upstream(&[dead.clone(), demo.addr.to_string()]);
-    let (pool, metrics) = (Connector::new(None), Arc::new(Metrics::new().unwrap()));
-    let connector = connector(&pool, &upstream, &metrics);
+    let connector = connector(upstream);
     for _ in 0..4 {
         let mut call = CallInfo::default();
         let (header, body) = unary_request(&SimpleRequest::default());
@@ -113,7 +107,7 @@ async fn a_dead_target_is_skipped_and_counted() {
             .unwrap();
         assert_eq!(reply.trailers.unwrap()["grpc-status"], "0");
     }
-    let text = String::from_utf8(metrics.render()).unwrap();
+    let text = String::from_utf8(connector.metrics.render()).unwrap();
     let series = format!(
         "protogate_upstream_connect_failures_total{{target=\"{dead}\",upstream=\"demo\"}} 2"
     );
@@ -124,8 +118,7 @@ async fn a_dead_target_is_skipped_and_counted() {
 async fn every_target_dead_is_unavailable() {
     let dead = format!("127.0.0.1:{}", free_port());
     let upstream = upstream(std::slice::from_ref(&dead));
-    let (pool, metrics) = (Connector::new(None), Arc::new(Metrics::new().unwrap()));
-    let connector = connector(&pool, &upstream, &metrics);
+    let connector = connector(upstream);
     let mut call = CallInfo::default();
     let (header, body) = unary_request(&SimpleRequest::default());
     let error = connector

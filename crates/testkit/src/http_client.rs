@@ -75,6 +75,23 @@ impl HttpClient {
         }
     }
 
+    /// Sends a request and returns the response as soon as its header
+    /// arrives, its body still streaming (read it with `BodyExt::frame`).
+    pub async fn open(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> http::Response<hyper::body::Incoming> {
+        let mut request = Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Full::new(body.into())).expect("valid request");
+        self.client.request(request).await.expect("HTTP request")
+    }
+
     /// A GET with no body.
     pub async fn get(&self, url: &str) -> HttpReply {
         self.send(Method::GET, url, &[], Bytes::new()).await

@@ -1,5 +1,5 @@
-//! The `transcoder` plugin: a REST call in, a unary gRPC call to the
-//! route's upstream, the REST answer out. It answers every call itself
+//! The `transcoder` plugin: a REST call in, a gRPC call to the route's
+//! upstream, the REST answer out (streaming calls: [`crate::stream_calls`]). It answers every call itself
 //! (from the request hook), so the plugins after it never run their request
 //! hooks; the out-of-pipeline call still runs their upstream-request and
 //! trailer hooks (header mapping, tracing, metrics).
@@ -13,7 +13,7 @@ use prost_reflect::DescriptorPool;
 use protogate_core::cors::CorsPolicy;
 use protogate_core::{
     CallLimits, Code, Flow, GatewayError, Hooks, LocalResponse, Plugin, RequestCx, RequestHeader,
-    ResponseHeader, UpstreamResponse,
+    ResponseHeader, ResponseStream, UpstreamResponse,
 };
 use protogate_grpc::message::decode_grpc_message;
 use protogate_grpc::status::parse_grpc_status;
@@ -23,15 +23,16 @@ use crate::config::{TranscoderConfig, UnknownFields};
 use crate::metadata::{forward_request_headers, return_metadata};
 use crate::request::{build_message, Incoming};
 use crate::response::{decode_unary, Body, Printer};
+use crate::stream_calls::Requests;
 
 /// The plugin, built once per route.
 pub struct Transcoder {
     table: BindingTable,
-    printer: Printer,
-    unknown: UnknownFields,
-    max_body: usize,
+    pub(crate) printer: Printer,
+    pub(crate) unknown: UnknownFields,
+    pub(crate) max_body: usize,
     cors: Option<CorsPolicy>,
-    pool: DescriptorPool,
+    pub(crate) pool: DescriptorPool,
 }
 
 impl std::fmt::Debug for Transcoder {
@@ -92,14 +93,20 @@ impl Transcoder {
         cx.call.grpc_service = binding.service_label.clone();
         cx.call.grpc_method = binding.method_label.clone();
         cx.call.rpc_kind = Some(binding.kind);
-        if binding.kind.client_streaming() || binding.kind.server_streaming() {
-            return Err(GatewayError::new(
-                Code::Unimplemented,
-                format!(
-                    "{}/{} is a streaming method; streaming over REST is not available in this version of protogate yet",
-                    binding.service_label, binding.method_label
-                ),
-            ));
+        if binding.kind.client_streaming() {
+            let request = upstream_request(binding, cx.downstream.req_header())?;
+            let mut upstream = cx.open_upstream(request).await?;
+            let requests = Requests {
+                binding,
+                captures: &captures,
+                query: query.as_deref(),
+            };
+            self.send_request_stream(cx, &requests, upstream.as_mut())
+                .await?;
+            if binding.kind.server_streaming() {
+                return self.stream_answer(cx, binding, upstream).await;
+            }
+            return self.read_whole_answer(cx, binding, upstream).await;
         }
         let content_type = header
             .headers
@@ -118,6 +125,11 @@ impl Transcoder {
             self.unknown,
         )?;
         let request = upstream_request(binding, cx.downstream.req_header())?;
+        if binding.kind.server_streaming() {
+            let mut upstream = cx.open_upstream(request).await?;
+            upstream.send(frame(&message), true).await?;
+            return self.stream_answer(cx, binding, upstream).await;
+        }
         let response = cx
             .call_upstream(
                 request,
@@ -159,7 +171,7 @@ impl Transcoder {
     }
 
     /// The REST answer for the upstream's response.
-    fn answer(
+    pub(crate) fn answer(
         &self,
         binding: &Binding,
         response: UpstreamResponse,
@@ -231,17 +243,29 @@ impl Transcoder {
                 HeaderValue::from_static("no-store"),
             )?;
         }
-        Ok(Answer {
+        Ok(Answer::Complete {
             header: out,
             body: bytes,
         })
     }
 }
 
-/// A finished REST answer.
-struct Answer {
-    header: ResponseHeader,
-    body: Bytes,
+/// A REST answer.
+pub(crate) enum Answer {
+    /// The whole answer.
+    Complete {
+        /// The header.
+        header: ResponseHeader,
+        /// The body.
+        body: Bytes,
+    },
+    /// A streamed answer (server streaming).
+    Stream {
+        /// The header.
+        header: ResponseHeader,
+        /// The body, message by message.
+        body: Box<dyn ResponseStream>,
+    },
 }
 
 #[async_trait]
@@ -274,13 +298,22 @@ impl Plugin for Transcoder {
             None => Vec::new(),
         };
         let answer = match self.transcode(cx).await {
-            Ok(mut answer) => {
+            Ok(Answer::Complete { mut header, body }) => {
                 for (name, value) in cors_headers {
-                    set(&mut answer.header, name, value)?;
+                    set(&mut header, name, value)?;
                 }
                 LocalResponse::Http {
-                    header: Box::new(answer.header),
-                    body: answer.body,
+                    header: Box::new(header),
+                    body,
+                }
+            }
+            Ok(Answer::Stream { mut header, body }) => {
+                for (name, value) in cors_headers {
+                    set(&mut header, name, value)?;
+                }
+                LocalResponse::Stream {
+                    header: Box::new(header),
+                    body,
                 }
             }
             Err(mut error) => {
@@ -298,7 +331,7 @@ impl Plugin for Transcoder {
 
 /// The gRPC request header for `binding`, carrying the caller's headers
 /// as metadata.
-fn upstream_request(
+pub(crate) fn upstream_request(
     binding: &Binding,
     caller: &RequestHeader,
 ) -> Result<RequestHeader, GatewayError> {
@@ -315,7 +348,7 @@ fn upstream_request(
 }
 
 /// The message in gRPC's 5-byte framing, uncompressed.
-fn frame(message: &prost_reflect::DynamicMessage) -> Bytes {
+pub(crate) fn frame(message: &prost_reflect::DynamicMessage) -> Bytes {
     let length = message.encoded_len();
     let mut out = BytesMut::with_capacity(5 + length);
     out.put_u8(0);
@@ -324,7 +357,7 @@ fn frame(message: &prost_reflect::DynamicMessage) -> Bytes {
     out.freeze()
 }
 
-fn set(
+pub(crate) fn set(
     header: &mut ResponseHeader,
     name: HeaderName,
     value: HeaderValue,

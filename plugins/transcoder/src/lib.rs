@@ -20,6 +20,8 @@ pub mod metadata;
 pub mod query;
 pub mod request;
 pub mod response;
+mod stream_calls;
+pub mod streaming;
 pub mod template;
 
 pub use config::TranscoderConfig;
