@@ -41,7 +41,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then ROUNDS=${ROUNDS:-1}; else ROUNDS=${ROUNDS:-5}; fi
 TARGETS=${TARGETS:-"direct protogate bare-pingora nginx haproxy grpc-gateway"}
-SCENARIOS=${SCENARIOS:-"unary-175 unary-64k stream-1000x175 rest-get"}
+SCENARIOS=${SCENARIOS:-"unary-175 unary-64k stream-1000x175 rest-get rest-stream-1000"}
 H2LOAD_TIMEOUT=${H2LOAD_TIMEOUT:-$([[ $QUICK == 1 ]] && echo 60 || echo 300)}
 PROXY_CORE=1
 LOAD_CORE=0
@@ -223,7 +223,7 @@ build() {
     [[ -x $REL/$b ]] || die "$REL/$b is missing"
   done
   # grpc-gateway (Go, from Debian's packages): only when it is measured.
-  if [[ " $TARGETS " == *" grpc-gateway "* && " $SCENARIOS " == *" rest-get "* ]]; then
+  if [[ " $TARGETS " == *" grpc-gateway "* && " $SCENARIOS " == *" rest-"* ]]; then
     GATEWAY_BIN="$WORK/bin/grpc-gateway-bench"
     log "building grpc-gateway (bench/grpc-gateway/build.sh)"
     "$ROOT/bench/grpc-gateway/build.sh" "$GATEWAY_BIN"
@@ -254,7 +254,7 @@ write_requests() {
 # connection); for rest, S_BYTES is measured per target at run time.
 # S_BASE is the target the "vs" column divides by.
 scenario() { # sets S_* for scenario $1
-  S_NAME=$1 S_KIND=grpc S_BASE=bare-pingora
+  S_NAME=$1 S_KIND=grpc S_BASE=bare-pingora S_PROBE_ID=prod-1
   case $1 in
     unary-175)
       S_TITLE="Unary call, 175-byte response"
@@ -286,6 +286,14 @@ scenario() { # sets S_* for scenario $1
       # HTTP/1.1: 100 connections with one request each = 100 in flight.
       S_C=100 S_M=1
       ;;
+    rest-stream-1000)
+      S_TITLE="REST GET of a server stream: 1000 products as NDJSON per call"
+      S_KIND=rest S_BASE=grpc-gateway
+      S_PATH='/v1/products?page_size=1000'
+      S_BYTES='' S_MSGS=1000 S_PROBE_ID=p-1
+      if [[ $QUICK == 1 ]]; then S_N=200 S_WARM=20; else S_N=2000 S_WARM=100; fi
+      S_C=4 S_M=1
+      ;;
     *) die "unknown scenario $1" ;;
   esac
   S_REQ="$WORK/$1.bin"
@@ -294,7 +302,7 @@ scenario() { # sets S_* for scenario $1
 # applies SCENARIO TARGET: whether TARGET takes part in SCENARIO. rest-get
 # compares the two REST->gRPC transcoders; grpc-gateway only speaks REST.
 applies() {
-  if [[ $1 == rest-get ]]; then
+  if [[ $1 == rest-* ]]; then
     [[ $2 == protogate || $2 == grpc-gateway ]]
   else
     [[ $2 != grpc-gateway ]]
@@ -308,7 +316,7 @@ UP_PID='' UP_PORT='' PX_PID='' PX_PORT=''
 start_upstream() {
   UP_PORT=$(free_port)
   TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c "$LOAD_CORE" \
-    "$REL/protogate-demo" --listen "127.0.0.1:$UP_PORT" --count-calls \
+    "$REL/protogate-demo" --listen "127.0.0.1:$UP_PORT" --count-calls --extra-products 1000 \
     >"$WORK/upstream.out" 2>"$WORK/upstream.err" &
   UP_PID=$!
   PIDS+=("$UP_PID")
@@ -497,8 +505,8 @@ rest_probe() {
   PROBE_PROBLEM=''
   if [[ $code != 200 ]]; then
     PROBE_PROBLEM="probe GET $S_PATH: HTTP ${code:-?}: $(head -c 200 "$out" 2>/dev/null)"
-  elif ! grep -q '"id": *"prod-1"' "$out"; then
-    PROBE_PROBLEM="probe GET $S_PATH: no \"id\":\"prod-1\" in $(head -c 200 "$out")"
+  elif ! grep -q "\"id\": *\"$S_PROBE_ID\"" "$out"; then
+    PROBE_PROBLEM="probe GET $S_PATH: no \"id\":\"$S_PROBE_ID\" in $(head -c 200 "$out")"
   fi
 }
 

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use protogate_demo::CallCounter;
+use protogate_demo::{numbered_product, CallCounter, ProductStore};
 use tokio::net::TcpListener;
 
 /// The demo gRPC upstream for protogate: ProductService, the interop
@@ -27,6 +27,11 @@ struct Args {
     /// and print `calls: N ok: N failed: N` to stdout on shutdown.
     #[arg(long)]
     count_calls: bool,
+
+    /// Adds this many numbered products ("p-1", "p-2", ...) to the seeded
+    /// catalogue, for long ListProducts streams in benchmarks.
+    #[arg(long, default_value_t = 0)]
+    extra_products: u32,
 }
 
 #[tokio::main]
@@ -54,12 +59,18 @@ async fn main() -> ExitCode {
     }
 
     let counter = args.count_calls.then(CallCounter::new);
-    let served = match &counter {
-        Some(counter) => {
-            protogate_demo::serve_counted(listener, counter.clone(), shutdown_signal()).await
+    let store = ProductStore::seeded();
+    if args.extra_products > 0 {
+        let extra = (1..=i64::from(args.extra_products))
+            .map(numbered_product)
+            .collect();
+        if let Err(err) = store.create_all(extra).await {
+            tracing::error!(%err, "cannot add the extra products");
+            return ExitCode::FAILURE;
         }
-        None => protogate_demo::serve(listener, shutdown_signal()).await,
-    };
+    }
+    let served =
+        protogate_demo::serve_with(listener, store, counter.clone(), shutdown_signal()).await;
     if let Some(counter) = counter {
         println!(
             "calls: {} ok: {} failed: {}",

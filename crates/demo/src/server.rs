@@ -59,6 +59,17 @@ pub async fn serve_counted(
     serve_all(listener, ProductStore::seeded(), Some(counter), shutdown).await
 }
 
+/// Serves all demo services with `store`, counting calls into `counter`
+/// when given, until `shutdown` completes.
+pub async fn serve_with(
+    listener: TcpListener,
+    store: ProductStore,
+    counter: Option<CallCounter>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    serve_all(listener, store, counter, shutdown).await
+}
+
 async fn serve_all(
     listener: TcpListener,
     store: ProductStore,
