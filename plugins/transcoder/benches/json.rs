@@ -6,7 +6,9 @@
 //! - `json_to_message`: a Product JSON body (CreateProduct, `body:
 //!   "product"`) into its message and wire bytes.
 //! - `message_to_json`: Product wire bytes (as the upstream answers) into
-//!   the JSON a REST client gets.
+//!   the JSON a REST client gets, through a decoded `DynamicMessage`.
+//! - `wire_to_json`: the same, straight from the wire bytes (what the
+//!   gateway does for every answer it can).
 //!
 //! Run: `cargo bench -p protogate-plugin-transcoder --bench json`.
 
@@ -23,7 +25,8 @@ use protogate_grpc::catalog::{Catalog, DescriptorSource};
 use protogate_plugin_transcoder::bindings::{BindingTable, Lookup};
 use protogate_plugin_transcoder::config::{JsonSettings, UnknownFields};
 use protogate_plugin_transcoder::request::{build_message, Incoming};
-use protogate_plugin_transcoder::response::{decode_unary, Printer};
+use protogate_plugin_transcoder::response::{decode_unary, unary_payload, Printer};
+use protogate_plugin_transcoder::wire_json::Scratch;
 use protogate_plugin_transcoder::TranscoderConfig;
 
 const PRODUCT: &str = r#"{"id":"prod-1","name":"Mechanical keyboard","description":"Tenkeyless, brown switches","priceCents":"12999","currency":"USD","category":"CATEGORY_ELECTRONICS","tags":["keyboard","usb-c"],"createdAt":"2024-05-01T12:00:00Z","attributes":{"color":"black","layout":"ANSI"}}"#;
@@ -46,7 +49,6 @@ fn table() -> BindingTable {
 
 fn bench(c: &mut Criterion) {
     let table = table();
-    let printer = Printer::new(&JsonSettings::default());
 
     c.bench_function("get_request", |b| {
         b.iter(|| {
@@ -99,10 +101,23 @@ fn bench(c: &mut Criterion) {
         panic!("bound");
     };
     let output = get.method.output();
+    let printer = Printer::new(&JsonSettings::default(), [output.clone()]);
     c.bench_function("message_to_json", |b| {
         b.iter(|| {
             let message = decode_unary(black_box(&framed), output.clone()).unwrap();
             black_box(printer.print(&message).unwrap())
+        })
+    });
+    let framed = bytes::Bytes::from(framed);
+    let mut scratch = Scratch::default();
+    c.bench_function("wire_to_json", |b| {
+        b.iter(|| {
+            let payload = unary_payload(black_box(&framed)).unwrap();
+            black_box(
+                printer
+                    .body_from_wire(&output, payload, None, &mut scratch)
+                    .unwrap(),
+            )
         })
     });
 }

@@ -22,8 +22,9 @@ use crate::bindings::{Binding, BindingTable, Lookup};
 use crate::config::{TranscoderConfig, UnknownFields};
 use crate::metadata::{forward_request_headers, return_metadata};
 use crate::request::{build_message, Incoming};
-use crate::response::{decode_unary, Body, Printer};
+use crate::response::{unary_payload, Body, Printer};
 use crate::stream_calls::Requests;
+use crate::wire_json::Scratch;
 
 /// The plugin, built once per route.
 pub struct Transcoder {
@@ -47,9 +48,10 @@ impl Transcoder {
     /// The plugin for `config`, over bindings already checked against the
     /// catalog whose pool is `pool`.
     pub fn new(config: &TranscoderConfig, table: BindingTable, pool: DescriptorPool) -> Self {
+        let printer = Printer::new(&config.json, table.iter().map(|b| b.method.output()));
         Self {
             table,
-            printer: Printer::new(&config.json),
+            printer,
             unknown: config.unknown_fields,
             max_body: usize::try_from(config.max_body).unwrap_or(usize::MAX),
             cors: config.cors.clone(),
@@ -205,9 +207,13 @@ impl Transcoder {
             .map_err(|e| GatewayError::internal(e.to_string()))?;
         return_metadata(&header.headers, trailers.as_ref(), &mut out)?;
         let body = if code == Code::Ok {
-            let message = decode_unary(&body, binding.method.output())?;
-            self.printer
-                .body(&message, binding.response_body.as_ref())?
+            let payload = unary_payload(&body)?;
+            self.printer.body_from_wire(
+                &binding.method.output(),
+                payload,
+                binding.response_body.as_ref(),
+                &mut Scratch::default(),
+            )?
         } else {
             let message = status_from
                 .get("grpc-message")

@@ -6,11 +6,13 @@
 //! descriptor catalog when the config loads ([`bindings`]). A request is
 //! matched against the bindings' path templates ([`template`]), turned into
 //! the request message from its path variables, query ([`query`]) and body
-//! ([`request`]), sent upstream as a unary gRPC call through the plugin
-//! API's out-of-pipeline call, and the answer printed by the proto3 JSON
-//! rules ([`response`]); errors come back as `{"code", "message",
-//! "details"}` with the HTTP status of Google's mapping table. See the
-//! README for the configuration and every rule.
+//! ([`request`]), sent upstream through the plugin API's out-of-pipeline
+//! call, and the answer printed by the proto3 JSON rules ([`response`],
+//! straight from the wire bytes by [`wire_json`]); errors come back as
+//! `{"code", "message", "details"}` with the HTTP status of Google's
+//! mapping table. Streaming methods stream both ways as newline-delimited
+//! JSON or Server-Sent Events ([`streaming`]). See the README for the
+//! configuration and every rule.
 
 pub mod bindings;
 pub mod config;
@@ -23,6 +25,7 @@ pub mod response;
 mod stream_calls;
 pub mod streaming;
 pub mod template;
+pub mod wire_json;
 
 pub use config::TranscoderConfig;
 pub use filter::Transcoder;

@@ -11,8 +11,11 @@ use prost_reflect::{
 };
 use protogate_core::{json_error_body, Code, GatewayError};
 
+use std::sync::Arc;
+
 use crate::bindings::is_http_body;
 use crate::config::{EnumStyle, FieldNames, JsonSettings};
+use crate::wire_json::{Scratch, WirePrinter};
 
 /// A REST answer body.
 #[derive(Debug)]
@@ -33,11 +36,16 @@ pub enum Body {
 pub struct Printer {
     options: SerializeOptions,
     proto_names: bool,
+    wire: Arc<WirePrinter>,
 }
 
 impl Printer {
-    /// A printer for `settings`.
-    pub fn new(settings: &JsonSettings) -> Self {
+    /// A printer for `settings`, fast for the message types reachable from
+    /// `roots` (the answers of the route's methods).
+    pub fn new(
+        settings: &JsonSettings,
+        roots: impl IntoIterator<Item = MessageDescriptor>,
+    ) -> Self {
         let options = SerializeOptions::new()
             .stringify_64_bit_integers(true)
             .use_enum_numbers(settings.enums == EnumStyle::Number)
@@ -46,7 +54,34 @@ impl Printer {
         Self {
             options,
             proto_names: settings.field_names == FieldNames::Proto,
+            wire: Arc::new(WirePrinter::new(roots, settings)),
         }
+    }
+
+    /// The REST body for an upstream message given as wire bytes: printed
+    /// straight from the bytes when it can be ([`WirePrinter`]), else
+    /// decoded and printed by [`Printer::body`].
+    pub fn body_from_wire(
+        &self,
+        output: &MessageDescriptor,
+        bytes: Bytes,
+        response_body: Option<&prost_reflect::FieldDescriptor>,
+        scratch: &mut Scratch,
+    ) -> Result<Body, GatewayError> {
+        if response_body.is_none() && !is_http_body(output) {
+            let mut out = Vec::with_capacity(bytes.len() * 2 + 16);
+            if self.wire.print(output, &bytes, scratch, &mut out).is_ok() {
+                return Ok(Body::Json(out));
+            }
+        }
+        let message = DynamicMessage::decode(output.clone(), bytes).map_err(|e| {
+            GatewayError::internal(format!(
+                "the upstream sent a message that is not a valid {}: {e}",
+                output.full_name()
+            ))
+            .with_http_status(502)
+        })?;
+        self.body(&message, response_body)
     }
 
     /// `message` as JSON text.
@@ -168,11 +203,22 @@ fn raw(message: &DynamicMessage) -> Body {
     Body::Raw { content_type, data }
 }
 
-/// The one message of a unary answer, from its gRPC framing.
+/// The one message of a unary answer, decoded.
 pub fn decode_unary(
     body: &[u8],
     output: MessageDescriptor,
 ) -> Result<DynamicMessage, GatewayError> {
+    let payload = unary_payload(&Bytes::copy_from_slice(body))?;
+    DynamicMessage::decode(output.clone(), payload).map_err(|e| {
+        bad_frame_owned(format!(
+            "a message that is not a valid {}: {e}",
+            output.full_name()
+        ))
+    })
+}
+
+/// The one message of a unary answer, out of its gRPC framing.
+pub fn unary_payload(body: &Bytes) -> Result<Bytes, GatewayError> {
     let Some((&flag, rest)) = body.split_first() else {
         return Err(GatewayError::internal(
             "the upstream answered OK without a message",
@@ -193,12 +239,7 @@ pub fn decode_unary(
             "more than one message for a unary method"
         }));
     }
-    DynamicMessage::decode(output.clone(), payload).map_err(|e| {
-        bad_frame_owned(format!(
-            "a message that is not a valid {}: {e}",
-            output.full_name()
-        ))
-    })
+    Ok(body.slice(5..))
 }
 
 fn bad_frame(what: &str) -> GatewayError {

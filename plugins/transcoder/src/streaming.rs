@@ -16,13 +16,14 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::FutureExt as _;
 use http::HeaderMap;
-use prost_reflect::{DescriptorPool, DynamicMessage, FieldDescriptor, MessageDescriptor};
+use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor};
 use protogate_core::{Code, GatewayError, RequestHeader, ResponseStream, UpstreamStream};
 use protogate_grpc::frame::FrameDecoder;
 use protogate_grpc::message::decode_grpc_message;
 use protogate_grpc::status::parse_grpc_status;
 
 use crate::response::{Body, Printer};
+use crate::wire_json::Scratch;
 
 /// Output buffered before a write, at most (a burst of small messages is
 /// written in pieces of about this size).
@@ -160,6 +161,7 @@ pub struct MessageStream {
     finished: bool,
     /// Messages rendered so far.
     pub sent: u64,
+    scratch: Scratch,
 }
 
 /// What the first read found.
@@ -196,6 +198,7 @@ impl MessageStream {
             upstream_done: false,
             finished: false,
             sent: 0,
+            scratch: Scratch::default(),
         }
     }
 
@@ -249,20 +252,14 @@ impl MessageStream {
                     details: None,
                 });
             }
-            let decoded =
-                DynamicMessage::decode(self.output.clone(), message.data).map_err(|e| {
-                    StreamError {
-                        code: Code::Internal,
-                        message: format!(
-                            "the upstream sent a message that is not a valid {}: {e}",
-                            self.output.full_name()
-                        ),
-                        details: None,
-                    }
-                })?;
             match self
                 .printer
-                .body(&decoded, self.response_body.as_ref())
+                .body_from_wire(
+                    &self.output,
+                    message.data,
+                    self.response_body.as_ref(),
+                    &mut self.scratch,
+                )
                 .map_err(StreamError::from)?
             {
                 Body::Json(json) => self.format.message(&json, out),

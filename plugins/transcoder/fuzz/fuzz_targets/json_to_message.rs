@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(message) = build_message(binding, incoming, UnknownFields::Reject) else {
         return;
     };
-    let printer = Printer::new(&JsonSettings::default());
+    let printer = Printer::new(&JsonSettings::default(), [message.descriptor()]);
     let json = printer.print(&message).expect("an accepted message prints");
     let mut deserializer = serde_json::Deserializer::from_slice(&json);
     let back = DynamicMessage::deserialize(message.descriptor(), &mut deserializer)
