@@ -47,6 +47,8 @@ then the gateway's own answers:
     http://127.0.0.1:8080/ecommerce.v1.ProductService/GetProduct -o - | xxd | head
   curl -s http://127.0.0.1:8080/v1/products/prod-1        # REST/JSON, transcoded to gRPC
   curl -s -X POST -d '{"name":"Lamp","priceCents":"2500"}' http://127.0.0.1:8080/v1/products
+  curl -s http://127.0.0.1:8080/v1/products                  # a server stream, as NDJSON
+  curl -s http://127.0.0.1:8080/v1/openapi.json | head       # the generated OpenAPI document
   curl -i http://127.0.0.1:8080/nowhere                  # JSON 404 from the gateway
   curl -s http://127.0.0.1:9901/metrics | grep grpc_server_handled_total
   target/release/protogate routes --config conf/quickstart.yaml

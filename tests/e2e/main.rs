@@ -18,4 +18,5 @@ mod metrics;
 mod python_interop;
 mod routing;
 mod transcoding;
+mod transcoding_openapi;
 mod transcoding_streams;

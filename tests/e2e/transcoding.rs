@@ -36,6 +36,7 @@ routes:
             - {{ rpc: {ECHO}/Unannotated, get: "/v1/strict/{{id}}", query_params: false }}
           max_body: 1KiB
           cors: {{ allow_origins: ["https://app.example.com"], expose_headers: [x-seen-metadata] }}
+          openapi: /v1/openapi.json
   - name: lenient
     match: {{ path_prefix: /lenient/ }}
     upstream: demo

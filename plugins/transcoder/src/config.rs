@@ -211,6 +211,8 @@ pub struct TranscoderConfig {
     pub max_body: u64,
     /// CORS for browsers; off when absent.
     pub cors: Option<CorsPolicy>,
+    /// Where the route serves its generated OpenAPI document, if anywhere.
+    pub openapi: Option<String>,
     /// Where the block is written, for errors found when the route is built.
     pub path: YamlPath,
     /// Its position.
@@ -261,12 +263,18 @@ impl Decode for TranscoderConfig {
         .unwrap_or(UnknownFields::Reject);
         let max_body = fields.optional::<ByteSize>(d, "max_body");
         let cors = fields.optional::<CorsPolicy>(d, "cors");
-        if let Some((span, _)) = fields.entry("openapi") {
-            d.error(
-                span,
-                &path.key("openapi"),
-                "the OpenAPI document is not available in this version of protogate yet",
-            );
+        let openapi = fields.optional::<Spanned<String>>(d, "openapi");
+        if let Some(served_at) = &openapi {
+            if !served_at.starts_with('/') || served_at.contains(['?', '#', ' ']) {
+                d.error(
+                    served_at.span,
+                    &path.key("openapi"),
+                    format!(
+                        "openapi must be a path like /v1/openapi.json, not `{}`",
+                        served_at.value
+                    ),
+                );
+            }
         }
         let span = fields.span();
         fields.finish(d);
@@ -290,6 +298,7 @@ impl Decode for TranscoderConfig {
             unknown_fields,
             max_body,
             cors,
+            openapi: openapi.map(|p| p.value),
             path: path.clone(),
             span,
         })

@@ -34,6 +34,8 @@ pub struct Transcoder {
     pub(crate) max_body: usize,
     cors: Option<CorsPolicy>,
     pub(crate) pool: DescriptorPool,
+    /// The path and bytes of the generated OpenAPI document, if served.
+    openapi: Option<(String, Bytes)>,
 }
 
 impl std::fmt::Debug for Transcoder {
@@ -49,7 +51,20 @@ impl Transcoder {
     /// catalog whose pool is `pool`.
     pub fn new(config: &TranscoderConfig, table: BindingTable, pool: DescriptorPool) -> Self {
         let printer = Printer::new(&config.json, table.iter().map(|b| b.method.output()));
+        let openapi = config.openapi.as_ref().map(|path| {
+            let title = config
+                .services
+                .iter()
+                .map(|s| s.value.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let closed = config.unknown_fields == UnknownFields::Reject;
+            let document = crate::openapi::document(&title, &table, &config.json, closed);
+            let bytes = serde_json::to_vec_pretty(&document).unwrap_or_default();
+            (path.clone(), Bytes::from(bytes))
+        });
         Self {
+            openapi,
             table,
             printer,
             unknown: config.unknown_fields,
@@ -62,6 +77,40 @@ impl Transcoder {
     /// The bindings, most specific first.
     pub fn bindings(&self) -> impl Iterator<Item = &Binding> {
         self.table.iter()
+    }
+
+    /// The generated OpenAPI document, when the route serves one.
+    pub fn openapi(&self) -> Option<&[u8]> {
+        self.openapi.as_ref().map(|(_, bytes)| bytes.as_ref())
+    }
+
+    /// The OpenAPI answer, when `request` asks for the document.
+    fn openapi_document(
+        &self,
+        request: &RequestHeader,
+    ) -> Result<Option<(ResponseHeader, Bytes)>, GatewayError> {
+        let Some((path, bytes)) = &self.openapi else {
+            return Ok(None);
+        };
+        if request.uri.path() != path
+            || !(request.method == http::Method::GET || request.method == http::Method::HEAD)
+        {
+            return Ok(None);
+        }
+        let mut header = ResponseHeader::build(200, Some(4))
+            .map_err(|e| GatewayError::internal(e.to_string()))?;
+        set(
+            &mut header,
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )?;
+        set(&mut header, CONTENT_LENGTH, HeaderValue::from(bytes.len()))?;
+        let body = if request.method == http::Method::HEAD {
+            Bytes::new()
+        } else {
+            bytes.clone()
+        };
+        Ok(Some((header, body)))
     }
 
     async fn transcode(&self, cx: &mut RequestCx<'_>) -> Result<Answer, GatewayError> {
@@ -303,6 +352,16 @@ impl Plugin for Transcoder {
             }
             None => Vec::new(),
         };
+        if let Some(document) = self.openapi_document(cx.downstream.req_header())? {
+            let mut header = document;
+            for (name, value) in cors_headers {
+                set(&mut header.0, name, value)?;
+            }
+            return Ok(Flow::Respond(LocalResponse::Http {
+                header: Box::new(header.0),
+                body: header.1,
+            }));
+        }
         let answer = match self.transcode(cx).await {
             Ok(Answer::Complete { mut header, body }) => {
                 for (name, value) in cors_headers {
@@ -331,7 +390,11 @@ impl Plugin for Transcoder {
     }
 
     fn describe(&self) -> Vec<String> {
-        self.table.iter().map(Binding::describe).collect()
+        let mut lines: Vec<String> = self.table.iter().map(Binding::describe).collect();
+        if let Some((path, _)) = &self.openapi {
+            lines.push(format!("GET {path} -> the generated OpenAPI 3.1 document"));
+        }
+        lines
     }
 }
 

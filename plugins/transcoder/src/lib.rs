@@ -19,6 +19,7 @@ pub mod config;
 pub mod fields;
 mod filter;
 pub mod metadata;
+pub mod openapi;
 pub mod query;
 pub mod request;
 pub mod response;

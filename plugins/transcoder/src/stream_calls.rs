@@ -65,6 +65,10 @@ impl Transcoder {
         let mut buffer = BytesMut::new();
         let mut array: Option<bool> = None;
         let mut line = 0usize;
+        // The messages of one body chunk go upstream together, in one DATA
+        // frame: a frame per message would trip HTTP/2 servers' guards
+        // against floods of small frames (h2's `too_many_data_frames`).
+        let mut batch = BytesMut::new();
         while let Some(chunk) = cx.downstream.read_body().await? {
             buffer.extend_from_slice(&chunk);
             if array.is_none() {
@@ -85,11 +89,13 @@ impl Transcoder {
                 if text.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let frame = requests.message(&text, self.unknown, line)?;
-                upstream.send(frame, false).await?;
+                batch.extend_from_slice(&requests.message(&text, self.unknown, line)?);
             }
             if buffer.len() > self.max_body {
                 return Err(self.too_large(&format!("line {}", line + 1)));
+            }
+            if !batch.is_empty() {
+                upstream.send(batch.split().freeze(), false).await?;
             }
         }
         if array == Some(true) {
@@ -98,14 +104,17 @@ impl Transcoder {
                     GatewayError::invalid_argument(format!("invalid JSON array body: {e}"))
                 })?;
             for (index, element) in elements.iter().enumerate() {
-                let frame = requests.message(element.get().as_bytes(), self.unknown, index + 1)?;
-                upstream.send(frame, false).await?;
+                batch.extend_from_slice(&requests.message(
+                    element.get().as_bytes(),
+                    self.unknown,
+                    index + 1,
+                )?);
             }
         } else if !buffer.iter().all(u8::is_ascii_whitespace) {
-            let frame = requests.message(&buffer, self.unknown, line + 1)?;
-            upstream.send(frame, false).await?;
+            batch.extend_from_slice(&requests.message(&buffer, self.unknown, line + 1)?);
         }
-        upstream.send(Bytes::new(), true).await
+        // The last messages carry END_STREAM themselves.
+        upstream.send(batch.freeze(), true).await
     }
 
     fn too_large(&self, what: &str) -> GatewayError {

@@ -94,6 +94,9 @@ fn typos_and_missing_parts_are_errors_with_position() {
         ),
         "{text}"
     );
-    let text = decode_errors("{ services: [a.B], openapi: /v1/openapi.json }");
-    assert!(text.contains("not available in this version"), "{text}");
+    let text = decode_errors("{ services: [a.B], openapi: openapi.json }");
+    assert!(
+        text.contains("openapi must be a path like /v1/openapi.json, not `openapi.json`"),
+        "{text}"
+    );
 }
