@@ -159,8 +159,6 @@ pub struct MessageStream {
     trailers: Option<HeaderMap>,
     upstream_done: bool,
     finished: bool,
-    /// Messages rendered so far.
-    pub sent: u64,
     scratch: Scratch,
 }
 
@@ -197,7 +195,6 @@ impl MessageStream {
             trailers: None,
             upstream_done: false,
             finished: false,
-            sent: 0,
             scratch: Scratch::default(),
         }
     }
@@ -267,7 +264,6 @@ impl MessageStream {
             }
             count += 1;
         }
-        self.sent += count as u64;
         Ok(count)
     }
 
