@@ -1,8 +1,9 @@
 //! The `transcoder` plugin: a REST call in, a gRPC call to the route's
-//! upstream, the REST answer out (streaming calls: [`crate::stream_calls`]). It answers every call itself
-//! (from the request hook), so the plugins after it never run their request
-//! hooks; the out-of-pipeline call still runs their upstream-request and
-//! trailer hooks (header mapping, tracing, metrics).
+//! upstream, the REST answer out (streaming calls: `stream_calls`). It
+//! answers every call itself (from the request hook), so the plugins after
+//! it never run their request hooks; the out-of-pipeline call still runs
+//! their upstream-request and trailer hooks (header mapping, tracing,
+//! metrics).
 
 use async_trait::async_trait;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -77,11 +78,6 @@ impl Transcoder {
     /// The bindings, most specific first.
     pub fn bindings(&self) -> impl Iterator<Item = &Binding> {
         self.table.iter()
-    }
-
-    /// The generated OpenAPI document, when the route serves one.
-    pub fn openapi(&self) -> Option<&[u8]> {
-        self.openapi.as_ref().map(|(_, bytes)| bytes.as_ref())
     }
 
     /// The OpenAPI answer, when `request` asks for the document.

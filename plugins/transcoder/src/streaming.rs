@@ -316,6 +316,13 @@ impl MessageStream {
         let mut out = Vec::with_capacity(json.len() + 16);
         self.format.error(&json, &mut out);
         self.finished = true;
+        if self.trailers.is_none() {
+            // The stream failed in the gateway (a deadline, a reset): report
+            // its code as the call's status, for metrics and logs.
+            let mut trailers = HeaderMap::new();
+            trailers.insert("grpc-status", error.code.header_value());
+            self.trailers = Some(trailers);
+        }
         Bytes::from(out)
     }
 }
