@@ -44,12 +44,21 @@ const NOT_RETURNED: [&str; 11] = [
 ];
 
 /// Copies the caller's headers onto the upstream request as metadata.
+/// Headers the caller's `Connection` header names are hop-by-hop too.
 pub fn forward_request_headers(
     from: &HeaderMap,
     to: &mut RequestHeader,
 ) -> Result<(), GatewayError> {
+    let connection_scoped: Vec<String> = from
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|token| token.trim().to_ascii_lowercase())
+        .filter(|token| !token.is_empty())
+        .collect();
     for (name, value) in from {
-        if !forwarded(name) {
+        if !forwarded(name) || connection_scoped.iter().any(|t| t == name.as_str()) {
             continue;
         }
         to.append_header(name.clone(), value.clone())
@@ -84,4 +93,34 @@ pub fn return_metadata(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_reserved_and_connection_scoped_headers_stay_behind() {
+        let mut from = HeaderMap::new();
+        for (name, value) in [
+            ("x-tenant", "acme"),
+            ("x-debug-hop", "1"),
+            ("connection", "keep-alive, X-Debug-Hop"),
+            ("te", "gzip"),
+            ("content-type", "application/json"),
+            ("grpc-status", "0"),
+            ("grpc-timeout", "1S"),
+            ("authorization", "Bearer t"),
+        ] {
+            from.append(
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_static(value),
+            );
+        }
+        let mut to = RequestHeader::build("POST", b"/a.B/C", None).expect("header");
+        forward_request_headers(&from, &mut to).expect("forwarded");
+        let mut names: Vec<&str> = to.headers.keys().map(http::HeaderName::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["authorization", "grpc-timeout", "x-tenant"]);
+    }
 }
