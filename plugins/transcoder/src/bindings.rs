@@ -12,9 +12,7 @@
 use std::sync::Arc;
 
 use http::Method;
-use prost_reflect::{
-    DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor, Value,
-};
+use prost_reflect::{DynamicMessage, FieldDescriptor, MessageDescriptor, MethodDescriptor, Value};
 use protogate_core::{Decoder, Span, YamlPath};
 use protogate_grpc::catalog::{Catalog, RpcKind};
 
@@ -469,13 +467,5 @@ fn check_conflicts(bindings: &[Binding], config: &TranscoderConfig, d: &mut Deco
                 );
             }
         }
-    }
-}
-
-/// The kind of a field's values, ignoring `repeated`.
-pub fn message_kind(field: &FieldDescriptor) -> Option<MessageDescriptor> {
-    match field.kind() {
-        Kind::Message(m) => Some(m),
-        _ => None,
     }
 }
