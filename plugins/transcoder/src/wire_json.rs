@@ -14,7 +14,8 @@
 //! name; bytes as base64; Timestamp, Duration and the wrappers in their
 //! JSON forms. Map entries come in wire order (prost-reflect's order is
 //! unspecified). Anything it does not handle itself (Struct, Value, Any,
-//! FieldMask, a map with a repeated key, a message field given twice) is
+//! FieldMask, messages that extensions extend, a map with a repeated key,
+//! a message field given twice) is
 //! [`Fallback`]: the other well-known types are printed through
 //! prost-reflect one sub-message at a time, and the rest makes the caller
 //! print the whole message the slow way. Malformed bytes are a fallback
@@ -431,7 +432,13 @@ fn plan(
     settings: &JsonSettings,
     todo: &mut Vec<MessageDescriptor>,
 ) -> Plan {
-    let special = special(message.full_name());
+    // A message that extensions extend is printed by prost-reflect, which
+    // knows how to name extension fields in JSON.
+    let special = if message.extensions().len() > 0 {
+        Special::Delegated
+    } else {
+        special(message.full_name())
+    };
     let mut fields: Vec<FieldPlan> = message
         .fields()
         .map(|field| {
