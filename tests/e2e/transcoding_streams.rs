@@ -11,7 +11,7 @@ use protogate_demo::{stream_state, StreamState};
 use protogate_testkit::{eventually, DemoUpstream, Gateway, HttpClient};
 
 use crate::python_interop::run_python;
-use crate::transcoding::{call, config, get, JSON};
+use crate::transcoding::{call, config, get, ndjson_ids, JSON};
 
 async fn start() -> (Gateway, DemoUpstream) {
     let upstream = DemoUpstream::start().await;
@@ -235,15 +235,5 @@ async fn ndjson_and_array_uploads_reach_a_client_streaming_method() {
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    let ids: Vec<String> = reply
-        .text()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(ids, ["c1", "c2"]);
+    assert_eq!(ndjson_ids(&reply), ["c1", "c2"]);
 }

@@ -58,3 +58,40 @@ pub(crate) async fn connect<'u>(
         upstream.name
     )))
 }
+
+/// Readies `request` for the target at `label`: a `host` when the caller
+/// sent none, and for gRPC upstreams the budget left until `deadline` as
+/// `grpc-timeout`.
+pub(crate) fn address_request(
+    request: &mut pingora_http::RequestHeader,
+    upstream: &Upstream,
+    label: &str,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<(), GatewayError> {
+    if request.headers.get(http::header::HOST).is_none() && request.uri.authority().is_none() {
+        let host = http::HeaderValue::from_str(label)
+            .map_err(|e| GatewayError::internal(format!("bad target name: {e}")))?;
+        request
+            .insert_header(http::header::HOST, host)
+            .map_err(|e| GatewayError::internal(e.to_string()))?;
+    }
+    if let Some(deadline) = deadline {
+        if upstream.is_grpc() {
+            crate::deadline::tell_upstream(request, deadline)?;
+        }
+    }
+    Ok(())
+}
+
+/// UNAVAILABLE for a call that failed on the target at `label`.
+pub(crate) fn target_failed(
+    upstream: &Upstream,
+    label: &str,
+    error: &pingora_error::Error,
+) -> GatewayError {
+    GatewayError::unavailable(format!(
+        "upstream `{}` ({label}): {}",
+        upstream.name,
+        error.etype().as_str()
+    ))
+}

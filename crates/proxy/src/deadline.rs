@@ -1,6 +1,7 @@
 //! A call's deadline and the budget the upstream is told: shared by the
 //! gRPC forwarding loop and the calls plugins make themselves.
 
+use std::future::Future;
 use std::time::Duration;
 
 use http::HeaderValue;
@@ -46,6 +47,29 @@ pub fn tell_upstream(request: &mut RequestHeader, deadline: Instant) -> Result<(
     request
         .insert_header("grpc-timeout", value)
         .map_err(|e| GatewayError::internal(e.to_string()))
+}
+
+/// Awaits `future`, bounded by the deadline when there is one.
+pub async fn within<F: Future>(
+    deadline: Option<Instant>,
+    future: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await,
+        None => Ok(future.await),
+    }
+}
+
+/// Awaits `future` under the deadline; a passed deadline is the caller's
+/// DEADLINE_EXCEEDED.
+pub async fn bounded<F: Future>(
+    deadline: Option<Instant>,
+    from_caller: bool,
+    future: F,
+) -> Result<F::Output, GatewayError> {
+    within(deadline, future)
+        .await
+        .map_err(|_| exceeded(from_caller))
 }
 
 /// The error a passed deadline gives the caller.

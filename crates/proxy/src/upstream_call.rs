@@ -4,8 +4,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use http::header::HOST;
-use http::HeaderValue;
 use pingora_core::connectors::http::Connector;
 use pingora_core::protocols::http::client::HttpSession;
 use pingora_http::RequestHeader;
@@ -16,9 +14,8 @@ use protogate_core::{
 use protogate_grpc::status::parse_grpc_status;
 use protogate_metrics::Metrics;
 
-use crate::connect::{connect, Connected};
-use crate::deadline::{call_deadline, exceeded, tell_upstream};
-use crate::upstream::Target;
+use crate::connect::{address_request, connect, target_failed, Connected};
+use crate::deadline::{bounded, call_deadline};
 use crate::Upstream;
 
 /// The route's upstream, as a plugin's out-of-pipeline call sees it: the
@@ -52,14 +49,10 @@ impl UpstreamConnector for RouteConnector {
             &self.metrics,
             request,
             deadline,
+            from_caller,
         );
-        let stream = match deadline {
-            Some(at) => tokio::time::timeout_at(at, opening)
-                .await
-                .map_err(|_| exceeded(from_caller))??,
-            None => opening.await?,
-        };
-        Ok(Box::new(stream.with_deadline(deadline, from_caller)))
+        let stream = bounded(deadline, from_caller, opening).await??;
+        Ok(Box::new(stream))
     }
 
     async fn send(
@@ -71,20 +64,12 @@ impl UpstreamConnector for RouteConnector {
     ) -> Result<UpstreamResponse, GatewayError> {
         let from_caller = request.headers.contains_key("grpc-timeout");
         let deadline = call_deadline(&request, tokio::time::Instant::now(), self.timeout)?;
-        match deadline {
-            Some(deadline) => {
-                match tokio::time::timeout_at(
-                    deadline,
-                    self.call(call, request, body, limits, Some(deadline)),
-                )
-                .await
-                {
-                    Ok(answer) => answer,
-                    Err(_) => Err(exceeded(from_caller)),
-                }
-            }
-            None => self.call(call, request, body, limits, None).await,
-        }
+        bounded(
+            deadline,
+            from_caller,
+            self.call(call, request, body, limits, deadline),
+        )
+        .await?
     }
 }
 
@@ -120,18 +105,7 @@ impl RouteConnector {
                 request.take()
             }
             .ok_or_else(|| GatewayError::internal("the request was already sent"))?;
-            if attempt.headers.get(HOST).is_none() && attempt.uri.authority().is_none() {
-                let host = HeaderValue::from_str(&target.label)
-                    .map_err(|e| GatewayError::internal(format!("bad target name: {e}")))?;
-                attempt
-                    .insert_header(HOST, host)
-                    .map_err(|e| GatewayError::internal(e.to_string()))?;
-            }
-            if let Some(deadline) = deadline {
-                if self.upstream.is_grpc() {
-                    tell_upstream(&mut attempt, deadline)?;
-                }
-            }
+            address_request(&mut attempt, &self.upstream, &target.label, deadline)?;
             match exchange(
                 &mut session,
                 attempt,
@@ -157,7 +131,9 @@ impl RouteConnector {
                 Err(Exchange::Failed(e)) if never_processed(&e) && position + 1 < until => {
                     from = position + 1;
                 }
-                Err(Exchange::Failed(e)) => return Err(failed(&self.upstream, target, &e)),
+                Err(Exchange::Failed(e)) => {
+                    return Err(target_failed(&self.upstream, &target.label, &e))
+                }
                 Err(Exchange::TooLarge) => {
                     return Err(too_large(&self.upstream, limits.max_response_bytes))
                 }
@@ -263,13 +239,4 @@ fn too_large(upstream: &Upstream, limit: usize) -> GatewayError {
         ),
     )
     .with_http_status(502)
-}
-
-fn failed(upstream: &Upstream, target: &Target, error: &pingora_error::Error) -> GatewayError {
-    GatewayError::unavailable(format!(
-        "upstream `{}` ({}): {}",
-        upstream.name,
-        target.label,
-        error.etype().as_str()
-    ))
 }

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::HOST;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use pingora_core::connectors::http::Connector;
 use pingora_core::protocols::http::client::HttpSession;
 use pingora_core::protocols::http::v2::client::Http2Session;
@@ -18,8 +17,8 @@ use protogate_core::{GatewayError, UpstreamStream};
 use protogate_metrics::Metrics;
 use tokio::time::Instant;
 
-use crate::connect::connect;
-use crate::deadline::{exceeded, tell_upstream};
+use crate::connect::{address_request, connect, target_failed};
+use crate::deadline::bounded;
 use crate::Upstream;
 
 /// An open stream, and what it needs to give its connection back.
@@ -41,6 +40,7 @@ pub async fn open(
     metrics: &Metrics,
     mut request: RequestHeader,
     deadline: Option<Instant>,
+    deadline_from_caller: bool,
 ) -> Result<OpenedStream, GatewayError> {
     let start = upstream.next_start();
     let connected = connect(&pool, &upstream, metrics, start, start + upstream.len()).await?;
@@ -53,19 +53,10 @@ pub async fn open(
             upstream.name
         )));
     };
-    if request.headers.get(HOST).is_none() && request.uri.authority().is_none() {
-        let host = HeaderValue::from_str(&target)
-            .map_err(|e| GatewayError::internal(format!("bad target name: {e}")))?;
-        request
-            .insert_header(HOST, host)
-            .map_err(|e| GatewayError::internal(e.to_string()))?;
-    }
-    if let Some(deadline) = deadline {
-        tell_upstream(&mut request, deadline)?;
-    }
+    address_request(&mut request, &upstream, &target, deadline)?;
     session
         .write_request_header(Box::new(request), false)
-        .map_err(|e| failed(&upstream, &target, &e))?;
+        .map_err(|e| target_failed(&upstream, &target, &e))?;
     Ok(OpenedStream {
         session: Some(session),
         peer: connected.peer,
@@ -73,18 +64,11 @@ pub async fn open(
         upstream,
         target,
         deadline,
-        deadline_from_caller: false,
+        deadline_from_caller,
     })
 }
 
 impl OpenedStream {
-    /// Sets the deadline every later operation is bounded by.
-    pub fn with_deadline(mut self, deadline: Option<Instant>, from_caller: bool) -> Self {
-        self.deadline = deadline;
-        self.deadline_from_caller = from_caller;
-        self
-    }
-
     fn session(&mut self) -> Result<&mut Http2Session, GatewayError> {
         self.session
             .as_mut()
@@ -92,7 +76,7 @@ impl OpenedStream {
     }
 
     fn fail(&self, e: &pingora_error::Error) -> GatewayError {
-        failed(&self.upstream, &self.target, e)
+        target_failed(&self.upstream, &self.target, e)
     }
 }
 
@@ -102,13 +86,9 @@ impl UpstreamStream for OpenedStream {
         let deadline = self.deadline;
         let from_caller = self.deadline_from_caller;
         let session = self.session()?;
-        let result = match deadline {
-            Some(at) => tokio::time::timeout_at(at, session.write_request_body(data, end))
-                .await
-                .map_err(|_| exceeded(from_caller))?,
-            None => session.write_request_body(data, end).await,
-        };
-        result.map_err(|e| self.fail(&e))
+        bounded(deadline, from_caller, session.write_request_body(data, end))
+            .await?
+            .map_err(|e| self.fail(&e))
     }
 
     async fn response_header(&mut self) -> Result<ResponseHeader, GatewayError> {
@@ -116,13 +96,7 @@ impl UpstreamStream for OpenedStream {
         let from_caller = self.deadline_from_caller;
         let session = self.session()?;
         let read = poll_fn(|cx| session.poll_read_response_header(cx));
-        let result = match deadline {
-            Some(at) => tokio::time::timeout_at(at, read)
-                .await
-                .map_err(|_| exceeded(from_caller))?,
-            None => read.await,
-        };
-        if let Err(e) = result {
+        if let Err(e) = bounded(deadline, from_caller, read).await? {
             return Err(GatewayError::unavailable(format!(
                 "upstream `{}` ({}): {e}",
                 self.upstream.name, self.target
@@ -139,13 +113,7 @@ impl UpstreamStream for OpenedStream {
         let from_caller = self.deadline_from_caller;
         let session = self.session()?;
         let read = poll_fn(|cx| session.poll_read_response_body(cx));
-        let chunk = match deadline {
-            Some(at) => tokio::time::timeout_at(at, read)
-                .await
-                .map_err(|_| exceeded(from_caller))?,
-            None => read.await,
-        };
-        match chunk {
+        match bounded(deadline, from_caller, read).await? {
             Some(Ok(data)) => Ok(Some(data)),
             Some(Err(e)) => Err(GatewayError::unavailable(format!(
                 "upstream `{}` ({}): stream failed: {e}",
@@ -160,13 +128,9 @@ impl UpstreamStream for OpenedStream {
         let from_caller = self.deadline_from_caller;
         let session = self.session()?;
         let read = session.read_trailers();
-        let result = match deadline {
-            Some(at) => tokio::time::timeout_at(at, read)
-                .await
-                .map_err(|_| exceeded(from_caller))?,
-            None => read.await,
-        };
-        let trailers = result.map_err(|e| self.fail(&e))?;
+        let trailers = bounded(deadline, from_caller, read)
+            .await?
+            .map_err(|e| self.fail(&e))?;
         if let Some(session) = self.session.take() {
             self.pool
                 .release_http_session(HttpSession::H2(session), &*self.peer, None)
@@ -174,12 +138,4 @@ impl UpstreamStream for OpenedStream {
         }
         Ok(trailers)
     }
-}
-
-fn failed(upstream: &Upstream, target: &str, error: &pingora_error::Error) -> GatewayError {
-    GatewayError::unavailable(format!(
-        "upstream `{}` ({target}): {}",
-        upstream.name,
-        error.etype().as_str()
-    ))
 }

@@ -16,14 +16,12 @@ use protogate_core::{
     CallLimits, Code, Flow, GatewayError, Hooks, LocalResponse, Plugin, RequestCx, RequestHeader,
     ResponseHeader, ResponseStream, UpstreamResponse,
 };
-use protogate_grpc::message::decode_grpc_message;
-use protogate_grpc::status::parse_grpc_status;
 
 use crate::bindings::{Binding, BindingTable, Lookup};
 use crate::config::{TranscoderConfig, UnknownFields};
 use crate::metadata::{forward_request_headers, return_metadata};
 use crate::request::{build_message, Incoming};
-use crate::response::{unary_payload, Body, Printer};
+use crate::response::{unary_payload, Body, CallError, Printer};
 use crate::stream_calls::Requests;
 use crate::wire_json::Scratch;
 
@@ -191,12 +189,7 @@ impl Transcoder {
 
     /// Reads the whole request body, refusing it (413) past `max_body`.
     async fn read_body(&self, cx: &mut RequestCx<'_>) -> Result<Bytes, GatewayError> {
-        let too_large = || {
-            GatewayError::too_large(format!(
-                "the request body is larger than the route's max_body of {} bytes",
-                self.max_body
-            ))
-        };
+        let too_large = || self.too_large("the request body");
         let declared = cx
             .downstream
             .req_header()
@@ -232,46 +225,32 @@ impl Transcoder {
             .as_ref()
             .filter(|t| t.contains_key("grpc-status"))
             .unwrap_or(&header.headers);
-        let code = match status_from.get("grpc-status") {
-            Some(value) => parse_grpc_status(value.as_bytes()).unwrap_or(Code::Unknown),
-            None if header.status.as_u16() != 200 => {
-                let status = header.status.as_u16();
+        if !status_from.contains_key("grpc-status") {
+            let status = header.status.as_u16();
+            if status != 200 {
                 return Err(GatewayError::new(
                     Code::from_http_status(status),
                     format!("the upstream answered HTTP {status} without a grpc-status"),
                 ));
             }
-            None => {
-                return Err(
-                    GatewayError::internal("the upstream's answer has no grpc-status")
-                        .with_http_status(502),
-                )
-            }
-        };
-        let mut out = ResponseHeader::build(code.to_http_status(), Some(8))
+            return Err(
+                GatewayError::internal("the upstream's answer has no grpc-status")
+                    .with_http_status(502),
+            );
+        }
+        if let Some(error) = CallError::from_trailers(Some(status_from)) {
+            return self.error_answer(&error, &header.headers, trailers.as_ref());
+        }
+        let mut out = ResponseHeader::build(200, Some(8))
             .map_err(|e| GatewayError::internal(e.to_string()))?;
         return_metadata(&header.headers, trailers.as_ref(), &mut out)?;
-        let body = if code == Code::Ok {
-            let payload = unary_payload(&body)?;
-            self.printer.body_from_wire(
-                &binding.method.output(),
-                payload,
-                binding.response_body.as_ref(),
-                &mut Scratch::default(),
-            )?
-        } else {
-            let message = status_from
-                .get("grpc-message")
-                .map(|m| decode_grpc_message(m.as_bytes()))
-                .unwrap_or_default();
-            let details = status_from
-                .get("grpc-status-details-bin")
-                .and_then(|v| crate::fields::decode_base64(v.to_str().ok()?));
-            Body::Json(
-                self.printer
-                    .error(code, &message, details.as_deref(), &self.pool),
-            )
-        };
+        let payload = unary_payload(&body)?;
+        let body = self.printer.body_from_wire(
+            &binding.method.output(),
+            payload,
+            binding.response_body.as_ref(),
+            &mut Scratch::default(),
+        )?;
         let (content_type, bytes) = match body {
             Body::Json(json) => (
                 HeaderValue::from_static("application/json"),
@@ -287,16 +266,43 @@ impl Transcoder {
         };
         set(&mut out, CONTENT_TYPE, content_type)?;
         set(&mut out, CONTENT_LENGTH, HeaderValue::from(bytes.len()))?;
-        if code != Code::Ok {
-            set(
-                &mut out,
-                CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            )?;
-        }
         Ok(Answer::Complete {
             header: out,
             body: bytes,
+        })
+    }
+
+    /// The JSON error answer for a failed call, with the upstream's
+    /// metadata (`headers`, and `trailers` when the call ended with them).
+    pub(crate) fn error_answer(
+        &self,
+        error: &CallError,
+        headers: &http::HeaderMap,
+        trailers: Option<&http::HeaderMap>,
+    ) -> Result<Answer, GatewayError> {
+        let body = self.printer.error(
+            error.code,
+            &error.message,
+            error.details.as_deref(),
+            &self.pool,
+        );
+        let mut out = ResponseHeader::build(error.code.to_http_status(), Some(8))
+            .map_err(|e| GatewayError::internal(e.to_string()))?;
+        return_metadata(headers, trailers, &mut out)?;
+        set(
+            &mut out,
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )?;
+        set(&mut out, CONTENT_LENGTH, HeaderValue::from(body.len()))?;
+        set(
+            &mut out,
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        )?;
+        Ok(Answer::Complete {
+            header: out,
+            body: Bytes::from(body),
         })
     }
 }

@@ -5,11 +5,14 @@
 
 use base64::Engine;
 use bytes::Bytes;
+use http::HeaderMap;
 use prost::Message as _;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage, SerializeOptions, Value,
 };
 use protogate_core::{json_error_body, Code, GatewayError};
+use protogate_grpc::message::decode_grpc_message;
+use protogate_grpc::status::parse_grpc_status;
 
 use std::sync::Arc;
 
@@ -248,6 +251,59 @@ fn bad_frame(what: &str) -> GatewayError {
 
 fn bad_frame_owned(what: String) -> GatewayError {
     GatewayError::internal(format!("the upstream sent {what}")).with_http_status(502)
+}
+
+/// Why a call ended badly, as its REST answer reports it: from the
+/// upstream's `grpc-status` trailers, or from the gateway.
+#[derive(Debug, Clone)]
+pub struct CallError {
+    /// The gRPC code.
+    pub code: Code,
+    /// The message.
+    pub message: String,
+    /// `grpc-status-details-bin`, decoded from base64.
+    pub details: Option<Vec<u8>>,
+}
+
+impl From<GatewayError> for CallError {
+    fn from(e: GatewayError) -> Self {
+        Self {
+            code: e.code,
+            message: e.message.into_owned(),
+            details: None,
+        }
+    }
+}
+
+impl CallError {
+    /// The status a set of trailers (or a trailers-only header) carries;
+    /// `None` for OK, INTERNAL when there is no `grpc-status` at all.
+    pub fn from_trailers(trailers: Option<&HeaderMap>) -> Option<Self> {
+        let Some(trailers) = trailers.filter(|t| t.contains_key("grpc-status")) else {
+            return Some(Self {
+                code: Code::Internal,
+                message: "the upstream ended the stream without a grpc-status".to_owned(),
+                details: None,
+            });
+        };
+        let code = trailers
+            .get("grpc-status")
+            .and_then(|v| parse_grpc_status(v.as_bytes()))
+            .unwrap_or(Code::Unknown);
+        if code == Code::Ok {
+            return None;
+        }
+        Some(Self {
+            code,
+            message: trailers
+                .get("grpc-message")
+                .map(|m| decode_grpc_message(m.as_bytes()).into_owned())
+                .unwrap_or_default(),
+            details: trailers
+                .get("grpc-status-details-bin")
+                .and_then(|v| crate::fields::decode_base64(v.to_str().ok()?)),
+        })
+    }
 }
 
 /// The wire form of `google.rpc.Status`, declared here so no extra crate

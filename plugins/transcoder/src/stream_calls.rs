@@ -14,7 +14,7 @@
 //! before the first answer is read, as with grpc-gateway.
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::HeaderValue;
 use protogate_core::{GatewayError, RequestCx, ResponseHeader, UpstreamResponse, UpstreamStream};
 
@@ -22,7 +22,8 @@ use crate::bindings::Binding;
 use crate::filter::{frame, set, Answer, Transcoder};
 use crate::metadata::return_metadata;
 use crate::request::{build_message, Incoming};
-use crate::streaming::{Format, MessageStream, Start, StreamError};
+use crate::response::CallError;
+use crate::streaming::{Format, MessageStream, Start};
 use crate::template::Captures;
 
 /// What every request message of a client stream is built from.
@@ -117,7 +118,8 @@ impl Transcoder {
         upstream.send(batch.freeze(), true).await
     }
 
-    fn too_large(&self, what: &str) -> GatewayError {
+    /// 413: `what` is over `max_body`.
+    pub(crate) fn too_large(&self, what: &str) -> GatewayError {
         GatewayError::too_large(format!(
             "{what} is larger than the route's max_body of {} bytes",
             self.max_body
@@ -181,13 +183,13 @@ impl Transcoder {
         let header = upstream.response_header().await?;
         if header.headers.contains_key("grpc-status") {
             // Trailers-only: no message will come.
-            let error = StreamError::from_trailers(Some(&header.headers));
+            let error = CallError::from_trailers(Some(&header.headers));
             cx.call.grpc_status = header
                 .headers
                 .get("grpc-status")
                 .and_then(|v| protogate_grpc::status::parse_grpc_status(v.as_bytes()));
             return match error {
-                Some(error) => self.error_answer(&error, &header),
+                Some(error) => self.error_answer(&error, &header.headers, None),
                 None => self
                     .stream_header(&header, format)
                     .map(|header| Answer::Complete {
@@ -220,7 +222,7 @@ impl Transcoder {
             }),
             Start::Failed(error) => {
                 cx.call.grpc_status = Some(error.code);
-                self.error_answer(&error, &header)
+                self.error_answer(&error, &header.headers, None)
             }
         }
     }
@@ -245,37 +247,5 @@ impl Transcoder {
             HeaderValue::from_static("no-cache"),
         )?;
         Ok(out)
-    }
-
-    /// The JSON error for a stream that failed before its first message.
-    fn error_answer(
-        &self,
-        error: &StreamError,
-        upstream: &ResponseHeader,
-    ) -> Result<Answer, GatewayError> {
-        let body = self.printer.error(
-            error.code,
-            &error.message,
-            error.details.as_deref(),
-            &self.pool,
-        );
-        let mut out = ResponseHeader::build(error.code.to_http_status(), Some(8))
-            .map_err(|e| GatewayError::internal(e.to_string()))?;
-        return_metadata(&upstream.headers, None, &mut out)?;
-        set(
-            &mut out,
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )?;
-        set(&mut out, CONTENT_LENGTH, HeaderValue::from(body.len()))?;
-        set(
-            &mut out,
-            CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        )?;
-        Ok(Answer::Complete {
-            header: out,
-            body: Bytes::from(body),
-        })
     }
 }

@@ -17,12 +17,10 @@ use bytes::Bytes;
 use futures_util::FutureExt as _;
 use http::HeaderMap;
 use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor};
-use protogate_core::{Code, GatewayError, RequestHeader, ResponseStream, UpstreamStream};
+use protogate_core::{Code, RequestHeader, ResponseStream, UpstreamStream};
 use protogate_grpc::frame::FrameDecoder;
-use protogate_grpc::message::decode_grpc_message;
-use protogate_grpc::status::parse_grpc_status;
 
-use crate::response::{Body, Printer};
+use crate::response::{Body, CallError, Printer};
 use crate::wire_json::Scratch;
 
 /// Output buffered before a write, at most (a burst of small messages is
@@ -93,58 +91,6 @@ impl Format {
     }
 }
 
-/// Why a stream ended badly.
-#[derive(Debug, Clone)]
-pub struct StreamError {
-    /// The gRPC code.
-    pub code: Code,
-    /// The message.
-    pub message: String,
-    /// `grpc-status-details-bin`, decoded from base64.
-    pub details: Option<Vec<u8>>,
-}
-
-impl From<GatewayError> for StreamError {
-    fn from(e: GatewayError) -> Self {
-        Self {
-            code: e.code,
-            message: e.message.into_owned(),
-            details: None,
-        }
-    }
-}
-
-impl StreamError {
-    /// The status a set of trailers (or a trailers-only header) carries;
-    /// `None` for OK.
-    pub fn from_trailers(trailers: Option<&HeaderMap>) -> Option<Self> {
-        let Some(trailers) = trailers.filter(|t| t.contains_key("grpc-status")) else {
-            return Some(Self {
-                code: Code::Internal,
-                message: "the upstream ended the stream without a grpc-status".to_owned(),
-                details: None,
-            });
-        };
-        let code = trailers
-            .get("grpc-status")
-            .and_then(|v| parse_grpc_status(v.as_bytes()))
-            .unwrap_or(Code::Unknown);
-        if code == Code::Ok {
-            return None;
-        }
-        Some(Self {
-            code,
-            message: trailers
-                .get("grpc-message")
-                .map(|m| decode_grpc_message(m.as_bytes()).into_owned())
-                .unwrap_or_default(),
-            details: trailers
-                .get("grpc-status-details-bin")
-                .and_then(|v| crate::fields::decode_base64(v.to_str().ok()?)),
-        })
-    }
-}
-
 /// The messages of one server-streaming answer, as the caller's body.
 pub struct MessageStream {
     upstream: Box<dyn UpstreamStream>,
@@ -169,7 +115,7 @@ pub enum Start {
     /// The stream ended with OK before any message: an empty answer.
     Empty(MessageStream),
     /// The stream failed before any message.
-    Failed(StreamError),
+    Failed(CallError),
 }
 
 impl MessageStream {
@@ -227,14 +173,14 @@ impl MessageStream {
     }
 
     /// Renders every complete message buffered, up to [`BATCH_BYTES`].
-    fn render_buffered(&mut self, out: &mut Vec<u8>) -> Result<usize, StreamError> {
+    fn render_buffered(&mut self, out: &mut Vec<u8>) -> Result<usize, CallError> {
         let mut count = 0;
         while out.len() < BATCH_BYTES {
             let message = match self.decoder.next_message() {
                 Ok(Some(m)) => m,
                 Ok(None) => break,
                 Err(e) => {
-                    return Err(StreamError {
+                    return Err(CallError {
                         code: e.code(),
                         message: format!("the upstream's stream is malformed: {e}"),
                         details: None,
@@ -242,7 +188,7 @@ impl MessageStream {
                 }
             };
             if message.compressed {
-                return Err(StreamError {
+                return Err(CallError {
                     code: Code::Internal,
                     message: "the upstream sent a compressed message, though none was asked for"
                         .to_owned(),
@@ -257,7 +203,7 @@ impl MessageStream {
                     self.response_body.as_ref(),
                     &mut self.scratch,
                 )
-                .map_err(StreamError::from)?
+                .map_err(CallError::from)?
             {
                 Body::Json(json) => self.format.message(&json, out),
                 Body::Raw { data, .. } => out.extend_from_slice(&data),
@@ -268,7 +214,7 @@ impl MessageStream {
     }
 
     /// One more upstream read; at the end, the trailers.
-    async fn read_more(&mut self) -> Result<(), StreamError> {
+    async fn read_more(&mut self) -> Result<(), CallError> {
         match self.upstream.next_chunk().await? {
             Some(chunk) => {
                 self.decoder.push(chunk);
@@ -288,25 +234,25 @@ impl MessageStream {
         }
     }
 
-    async fn read_trailers(&mut self) -> Result<(), StreamError> {
+    async fn read_trailers(&mut self) -> Result<(), CallError> {
         self.trailers = self.upstream.trailers().await?;
         self.upstream_done = true;
         Ok(())
     }
 
     /// The error the finished upstream stream reports, if any.
-    fn end_status(&self) -> Option<StreamError> {
+    fn end_status(&self) -> Option<CallError> {
         if let Err(e) = self.decoder.finish() {
-            return Some(StreamError {
+            return Some(CallError {
                 code: e.code(),
                 message: format!("the upstream's stream is malformed: {e}"),
                 details: None,
             });
         }
-        StreamError::from_trailers(self.trailers.as_ref())
+        CallError::from_trailers(self.trailers.as_ref())
     }
 
-    fn error_chunk(&mut self, error: &StreamError) -> Bytes {
+    fn error_chunk(&mut self, error: &CallError) -> Bytes {
         let json = self.printer.error(
             error.code,
             &error.message,

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use super::open::{open_stream, OpenStream};
 use super::{Ending, Guards};
 use crate::ctx::RequestCtx;
-use crate::deadline::{call_deadline, exceeded, tell_upstream};
+use crate::deadline::{call_deadline, exceeded, tell_upstream, within};
 use crate::CompiledRoute;
 
 /// Request bytes kept for replaying a call the upstream refused unseen,
@@ -380,17 +380,6 @@ fn classify_h2(error: &h2::Error) -> UpFailure {
 async fn give_back(pool: &Connector, stream: OpenStream) {
     pool.release_http_session(HttpSession::H2(stream.session), &*stream.peer, None)
         .await;
-}
-
-/// Awaits `future`, bounded by the deadline when there is one.
-async fn within<F: Future>(
-    deadline: Option<Instant>,
-    future: F,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, future).await,
-        None => Ok(future.await),
-    }
 }
 
 /// A timer that never fires within a call's life (used when there is no
