@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need when it is missing,
 # builds every binary, then runs every test (unit, plugin, end to end,
-# config golden, Python grpcio interop) plus the format and lint gates.
+# config golden, Python grpcio interop, gRPC-Web in headless Chromium) plus
+# the format and lint gates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,17 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import grpc, grpc_tools, 
   log "creating .venv with tests/interop/requirements.txt"
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+fi
+
+# A real browser for the gRPC-Web test: Debian's Chromium, protoc for the
+# Connect-ES stubs, Node.js for Playwright and the npm packages (lock file
+# committed; Playwright drives the system Chromium and downloads nothing).
+apt_install chromium protobuf-compiler
+command -v node >/dev/null || apt_install nodejs npm
+if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
+   [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+  log "installing tests/browser/package-lock.json (npm)"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 log "cargo fmt --check"

@@ -12,6 +12,8 @@ mod cli;
 mod grpc_edges;
 mod grpc_interop;
 mod grpc_streams;
+mod grpc_web;
+mod grpc_web_browser;
 mod http_routes;
 mod lifecycle;
 mod metrics;

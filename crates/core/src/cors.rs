@@ -59,7 +59,28 @@ pub struct CorsPolicy {
     expose: Option<HeaderValue>,
     max_age: HeaderValue,
     credentials: bool,
+    /// Expose every header of each answer, not only `expose` (gRPC-Web's
+    /// default: the page can read the call's response metadata).
+    expose_metadata: bool,
 }
+
+/// Response headers a page can always read (CORS-safelisted), or that say
+/// nothing about the call: never listed in `access-control-expose-headers`.
+const NEVER_EXPOSED: &[&str] = &[
+    "cache-control",
+    "content-language",
+    "content-length",
+    "content-type",
+    "expires",
+    "last-modified",
+    "pragma",
+    "connection",
+    "date",
+    "keep-alive",
+    "server",
+    "transfer-encoding",
+    "vary",
+];
 
 impl CorsPolicy {
     /// A permissive policy: any origin, the default methods, any requested
@@ -73,7 +94,41 @@ impl CorsPolicy {
             expose: join(expose.iter().copied()),
             max_age: HeaderValue::from(DEFAULT_MAX_AGE.as_secs()),
             credentials: false,
+            expose_metadata: false,
         }
+    }
+
+    /// True when the policy names the headers it exposes (`expose_headers`).
+    pub fn lists_exposed_headers(&self) -> bool {
+        self.expose.is_some()
+    }
+
+    /// Makes every header of each answer readable by the page, on top of
+    /// the listed ones: see [`CorsPolicy::exposed_for`].
+    pub fn expose_response_metadata(mut self) -> Self {
+        self.expose_metadata = true;
+        self
+    }
+
+    /// When the policy exposes response metadata, the
+    /// `access-control-expose-headers` value for `response`: the listed
+    /// names plus every header the answer carries (safelisted ones aside).
+    /// `None` when the static list of [`CorsPolicy::response_headers`]
+    /// already says it all.
+    pub fn exposed_for(&self, response: &ResponseHeader) -> Option<HeaderValue> {
+        if !self.expose_metadata {
+            return None;
+        }
+        let listed = self.expose.as_ref().and_then(|v| v.to_str().ok());
+        let mut names: Vec<&str> = listed.map(|l| l.split(", ").collect()).unwrap_or_default();
+        for name in response.headers.keys() {
+            let name = name.as_str();
+            let quiet = NEVER_EXPOSED.contains(&name) || name.starts_with("access-control-");
+            if !quiet && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        join(names.into_iter())
     }
 
     /// Adds response headers the page may read to those the policy lists
@@ -317,6 +372,7 @@ impl Decode for CorsPolicy {
             expose,
             max_age: HeaderValue::from(max_age.unwrap_or(DEFAULT_MAX_AGE).as_secs()),
             credentials,
+            expose_metadata: false,
         })
     }
 }
@@ -410,6 +466,26 @@ mod tests {
         assert!(cors
             .response_headers(&request("POST", None, None))
             .is_empty());
+    }
+
+    #[test]
+    fn metadata_exposure_lists_what_the_answer_carries() {
+        let cors = CorsPolicy::permissive(&["grpc-status"]).expose_response_metadata();
+        let mut response = ResponseHeader::build(200, None).expect("header");
+        for (name, value) in [
+            ("content-type", "application/grpc-web+proto"),
+            ("x-request-id", "abc"),
+            ("grpc-status", "0"),
+            ("access-control-allow-origin", "*"),
+            ("date", "today"),
+        ] {
+            response.insert_header(name, value).expect("insert");
+        }
+        assert_eq!(
+            cors.exposed_for(&response).expect("a list"),
+            "grpc-status, x-request-id"
+        );
+        assert!(CorsPolicy::permissive(&[]).exposed_for(&response).is_none());
     }
 
     #[test]

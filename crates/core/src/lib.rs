@@ -32,7 +32,7 @@ pub use upstream_call::{
 
 pub use http::HeaderMap;
 pub use protogate_config::{
-    ByteSize, Decode, Decoder, Fields, Node, OrderedMap, Span, Spanned, Timeout, YamlPath,
+    ByteSize, Decode, Decoder, Fields, Node, OrderedMap, Span, Spanned, Timeout, Value, YamlPath,
 };
 pub use protogate_grpc::status::Code;
 

@@ -12,6 +12,7 @@
 //! | [`timeout`] | every request | `grpc-timeout` parsing and re-encoding |
 //! | [`content_type`] | routing | gRPC vs gRPC-Web vs plain HTTP |
 //! | [`catalog`] | config load, then lookups | services and methods from descriptors |
+//! | [`web`] | gRPC-Web calls | content types, trailer frames, base64 text mode |
 
 pub mod catalog;
 pub mod content_type;
@@ -19,6 +20,7 @@ pub mod frame;
 pub mod message;
 pub mod status;
 pub mod timeout;
+pub mod web;
 
 pub use catalog::{split_grpc_path, Catalog, CatalogError, DescriptorSource, MethodInfo, RpcKind};
 pub use content_type::{classify, Protocol};

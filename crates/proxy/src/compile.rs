@@ -268,9 +268,10 @@ mod tests {
     use protogate_plugin_grpc_proxy::GrpcProxyConfig;
 
     fn grpc_proxy(max: u64) -> PluginConfig {
-        PluginConfig::GrpcProxy(GrpcProxyConfig {
+        PluginConfig::GrpcProxy(Box::new(GrpcProxyConfig {
             max_message_size: max,
-        })
+            ..GrpcProxyConfig::default()
+        }))
     }
 
     #[test]

@@ -27,6 +27,7 @@ use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+use protogate_core::cors::CorsPolicy;
 use protogate_core::{CallInfo, CallerProtocol, Code, Flow, GatewayError, LocalResponse};
 use protogate_grpc::status::parse_grpc_status;
 
@@ -89,7 +90,10 @@ impl ProxyHttp for Gateway {
             .host()
             .or_else(|| header.headers.get(HOST).and_then(|h| h.to_str().ok()));
         let request = protogate_router::Request {
-            grpc: protocol.is_grpc(),
+            // A browser's CORS preflight carries no content type: route it
+            // as the gRPC-Web call it announces, so it reaches the route
+            // (and the policy) of that call.
+            grpc: protocol.is_grpc() || CorsPolicy::is_preflight(header),
             method: &header.method,
             path,
             host,
@@ -382,14 +386,17 @@ impl ProxyHttp for Gateway {
     }
 }
 
-/// Native gRPC callers on HTTP/2 to a `grpc_proxy` route with a gRPC
-/// upstream go through the gateway's own forwarding loop (deadlines,
-/// message limits, safe retries); everything else rides Pingora's pipeline.
+/// Native gRPC callers on HTTP/2 and gRPC-Web callers to a `grpc_proxy`
+/// route with a gRPC upstream go through the gateway's own forwarding loop
+/// (deadlines, message limits, safe retries, gRPC-Web translation);
+/// everything else rides Pingora's pipeline.
 fn forwards_natively(route: &crate::CompiledRoute, ctx: &RequestCtx, session: &Session) -> bool {
-    route.grpc.is_some()
-        && route.upstream.is_grpc()
-        && ctx.call.protocol == CallerProtocol::Grpc
-        && session.req_header().version == http::Version::HTTP_2
+    let caller_fits = match ctx.call.protocol {
+        CallerProtocol::Grpc => session.req_header().version == http::Version::HTTP_2,
+        CallerProtocol::GrpcWeb | CallerProtocol::GrpcWebText => true,
+        _ => false,
+    };
+    caller_fits && route.grpc.is_some() && route.upstream.is_grpc()
 }
 
 /// The code a gRPC call ended with: the upstream's or the gateway's

@@ -18,7 +18,7 @@ const PLANNED: &[&str] = &["rate_limit", "header_map", "tracing"];
 #[derive(Clone, Debug, PartialEq)]
 pub enum PluginConfig {
     /// `grpc_proxy`: transparent gRPC pass-through.
-    GrpcProxy(GrpcProxyConfig),
+    GrpcProxy(Box<GrpcProxyConfig>),
     /// `transcoder`: REST and JSON to gRPC and back.
     Transcoder(Box<TranscoderConfig>),
 }
@@ -34,7 +34,8 @@ impl PluginConfig {
     pub fn decode(entry: &PluginEntry, d: &mut Decoder) -> Option<Self> {
         match entry.name.as_str() {
             protogate_plugin_grpc_proxy::NAME => {
-                GrpcProxyConfig::decode(&entry.body, &entry.path, d).map(Self::GrpcProxy)
+                GrpcProxyConfig::decode(&entry.body, &entry.path, d)
+                    .map(|c| Self::GrpcProxy(Box::new(c)))
             }
             protogate_plugin_transcoder::NAME => {
                 TranscoderConfig::decode(&entry.body, &entry.path, d)
@@ -82,7 +83,7 @@ impl PluginConfig {
     /// The default configuration of `grpc_proxy`, given to every route that
     /// matches gRPC callers and does not name it.
     pub fn default_grpc_proxy() -> Self {
-        Self::GrpcProxy(GrpcProxyConfig::default())
+        Self::GrpcProxy(Box::default())
     }
 
     /// Builds the plugin for one route's chain. Plugins that refer to the
@@ -90,7 +91,7 @@ impl PluginConfig {
     /// `None` when that failed.
     pub fn build(&self, catalog: &Catalog, d: &mut Decoder) -> Option<Arc<dyn DynPlugin>> {
         match self {
-            Self::GrpcProxy(config) => Some(Arc::new(GrpcProxy::new(config.clone()))),
+            Self::GrpcProxy(config) => Some(Arc::new(GrpcProxy::new((**config).clone()))),
             Self::Transcoder(config) => protogate_plugin_transcoder::build(config, catalog, d)
                 .map(|t| Arc::new(t) as Arc<dyn DynPlugin>),
         }

@@ -7,8 +7,11 @@ use http::{HeaderValue, Version};
 use pingora_core::protocols::http::HttpTask;
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
-use protogate_core::{rescue, trailers_for, Code, GatewayError, LocalResponse, ResponseStream};
+use protogate_core::{
+    rescue, trailers_for, CallerProtocol, Code, GatewayError, LocalResponse, ResponseStream,
+};
 use protogate_grpc::status::parse_grpc_status;
+use protogate_grpc::web::{encode_text, trailer_frame};
 
 use crate::ctx::RequestCtx;
 
@@ -107,17 +110,34 @@ pub async fn write_failure(
     note_error(ctx, error);
     if session.response_written().is_none() {
         let rendered = rescue(error, ctx.call.protocol);
-        let status = rendered.header.status.as_u16();
+        let mut header = Box::new(rendered.header);
+        // The response hooks see the error as any answer (CORS headers for
+        // a browser, header rules).
+        if let Some(route) = ctx.route.clone() {
+            if let Err(e) = route
+                .chain
+                .response(&mut ctx.slots, &mut ctx.call, &mut header)
+            {
+                log::warn!("a response hook failed on an error answer: {e}");
+            }
+        }
+        let status = header.status.as_u16();
         ctx.call.http_status = Some(status);
-        write_header_and_body(session, Box::new(rendered.header), rendered.body).await;
+        write_header_and_body(session, header, rendered.body).await;
         return status;
     }
-    if ctx.call.protocol.is_grpc() {
-        let trailers = trailers_for(error);
-        let task = HttpTask::Trailer(Some(Box::new(trailers)));
-        if let Err(e) = session.write_response_tasks(vec![task]).await {
-            log::debug!("could not send error trailers downstream: {e}");
-        }
+    let task = match ctx.call.protocol {
+        CallerProtocol::Grpc => HttpTask::Trailer(Some(Box::new(trailers_for(error)))),
+        // gRPC-Web carries its trailers as the body's last frame.
+        CallerProtocol::GrpcWeb => HttpTask::Body(Some(trailer_frame(&trailers_for(error))), true),
+        CallerProtocol::GrpcWebText => HttpTask::Body(
+            Some(encode_text(&trailer_frame(&trailers_for(error)))),
+            true,
+        ),
+        _ => return ctx.call.http_status.unwrap_or(200),
+    };
+    if let Err(e) = session.write_response_tasks(vec![task]).await {
+        log::debug!("could not send the error's status downstream: {e}");
     }
     ctx.call.http_status.unwrap_or(200)
 }

@@ -6,11 +6,15 @@
 //! values, `grpc-encoding`, trailers); the plugin guards what Pingora does
 //! not: native gRPC needs HTTP/2 end to end, and `te: trailers` must reach
 //! the upstream (Pingora 0.9.1 strips it from HTTP/1.x requests).
+//!
+//! gRPC-Web callers (browsers) are on by default: the plugin answers their
+//! CORS preflight and puts the CORS headers on every answer; the proxy's
+//! forwarding loop translates the bytes (`crates/proxy/src/grpc_forward`).
 
 mod config;
 mod filter;
 
-pub use config::{GrpcProxyConfig, DEFAULT_MAX_MESSAGE_SIZE};
+pub use config::{GrpcProxyConfig, GrpcWebConfig, DEFAULT_MAX_MESSAGE_SIZE, GRPC_WEB_EXPOSED};
 pub use filter::GrpcProxy;
 
 /// The name used in the config file.

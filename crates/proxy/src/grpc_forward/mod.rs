@@ -23,17 +23,27 @@
 //! The chain's hooks run here as in Pingora's pipeline: `upstream_request`
 //! before the request goes out, `request_body` per chunk, `response`,
 //! `response_body` and `response_trailers` on the way back.
+//!
+//! gRPC-Web callers (HTTP/1.1 or HTTP/2) take the same loop: their side is
+//! translated to native gRPC as the bytes pass ([`web_caller`]), so they get
+//! the same deadlines, limits, retries, hooks and metrics. The frame checks
+//! and the hooks see native gRPC bytes.
 
+mod caller;
 mod frames;
 mod open;
 mod pump;
+mod web_caller;
 
 use pingora_core::connectors::http::Connector;
+use pingora_core::protocols::http::ServerSession;
 use pingora_proxy::Session;
-use protogate_core::Code;
+use protogate_core::{CallerProtocol, Code, GatewayError};
 use protogate_metrics::Metrics;
 
+use caller::NativeCaller;
 use frames::{Direction, FrameGuard};
+use web_caller::WebCaller;
 
 use crate::ctx::RequestCtx;
 use crate::respond::write_failure;
@@ -62,7 +72,7 @@ impl From<protogate_core::GatewayError> for Ending {
     }
 }
 
-/// Forwards one native gRPC call and answers the caller whatever happens.
+/// Forwards one gRPC or gRPC-Web call and answers the caller whatever happens.
 pub(crate) async fn forward(
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -81,7 +91,23 @@ pub(crate) async fn forward(
         requests: FrameGuard::new(limit, Direction::Request),
         responses: FrameGuard::new(limit, Direction::Response),
     };
-    let ended = pump::run(session, ctx, route, pool, metrics, &mut guards).await;
+    let mut request = session.req_header().clone();
+    let protocol = ctx.call.protocol;
+    let ended = match (protocol, session.downstream_session.as_mut()) {
+        (CallerProtocol::Grpc, ServerSession::H2(down)) => {
+            let mut caller = NativeCaller::new(down);
+            pump::run(&mut caller, request, ctx, route, pool, metrics, &mut guards).await
+        }
+        (CallerProtocol::GrpcWeb | CallerProtocol::GrpcWebText, down) => {
+            WebCaller::upstream_request(&mut request);
+            let text = protocol == CallerProtocol::GrpcWebText;
+            let mut caller = WebCaller::new(down, text);
+            pump::run(&mut caller, request, ctx, route, pool, metrics, &mut guards).await
+        }
+        _ => Err(Ending::Error(GatewayError::internal(
+            "the forwarding loop takes gRPC callers on HTTP/2 and gRPC-Web callers",
+        ))),
+    };
     if let Some(handles) = &ctx.grpc_metrics {
         handles.messages(guards.requests.messages(), guards.responses.messages());
     }

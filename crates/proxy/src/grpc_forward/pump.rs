@@ -1,22 +1,19 @@
 //! The forwarding loop of one call.
 
-use std::future::{poll_fn, Future};
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::future::poll_fn;
 
 use bytes::Bytes;
 use http::HeaderMap;
 use pingora_core::connectors::http::Connector;
 use pingora_core::protocols::http::client::HttpSession;
 use pingora_core::protocols::http::v2::client::Http2Session;
-use pingora_core::protocols::http::ServerSession;
 use pingora_http::RequestHeader;
-use pingora_proxy::Session;
 use protogate_core::GatewayError;
 use protogate_grpc::status::parse_grpc_status;
 use protogate_metrics::Metrics;
 use tokio::time::Instant;
 
+use super::caller::{Caller, Down};
 use super::open::{open_stream, OpenStream};
 use super::{Ending, Guards};
 use crate::ctx::RequestCtx;
@@ -42,12 +39,6 @@ enum Phase {
     Header,
     Body,
     Trailers,
-}
-
-enum Down {
-    Chunk(Bytes),
-    End,
-    Gone,
 }
 
 enum Up {
@@ -90,8 +81,10 @@ impl Replay {
 }
 
 /// Runs one call to completion, or to the reason it ended early.
-pub(crate) async fn run(
-    session: &mut Session,
+/// `request` is the caller's request header, already in native gRPC terms.
+pub(crate) async fn run<C: Caller>(
+    down: &mut C,
+    mut request: RequestHeader,
     ctx: &mut RequestCtx,
     route: &CompiledRoute,
     pool: &Connector,
@@ -103,10 +96,10 @@ pub(crate) async fn run(
         responses,
     } = guards;
     let started = Instant::from_std(ctx.call.started);
-    let from_caller = session.req_header().headers.contains_key("grpc-timeout");
-    let deadline = call_deadline(session.req_header(), started, route.default_timeout())?;
+    let from_caller = request.headers.contains_key("grpc-timeout");
+    let deadline = call_deadline(&request, started, route.default_timeout())?;
 
-    let mut request = upstream_request(session.req_header());
+    strip_hop_by_hop(&mut request);
     if let Some(deadline) = deadline {
         tell_upstream(&mut request, deadline)?;
     }
@@ -114,11 +107,8 @@ pub(crate) async fn run(
         .chain
         .upstream_request(&mut ctx.slots, &mut ctx.call, &mut request)?;
 
-    let ServerSession::H2(down) = session.downstream_session.as_mut() else {
-        return Err(GatewayError::internal("gRPC forwarding needs an HTTP/2 caller").into());
-    };
     let upstream = &route.upstream;
-    let mut down_done = down.is_body_done();
+    let mut down_done = down.body_done();
     let start = upstream.next_start();
     let mut attempts = 1;
     let mut stream = within(
@@ -144,7 +134,7 @@ pub(crate) async fn run(
         let event = tokio::select! {
             biased;
             () = &mut timer, if deadline.is_some() => Event::Deadline,
-            down_event = poll_fn(|cx| poll_downstream(down, down_done, cx)) => Event::Down(down_event),
+            down_event = down.next(down_done) => Event::Down(down_event),
             up_event = next_upstream(&mut stream.session, phase) => Event::Up(up_event),
         };
         match event {
@@ -156,13 +146,17 @@ pub(crate) async fn run(
                 give_back(pool, stream).await;
                 return Err(Ending::CallerGone);
             }
+            Event::Down(Down::Invalid(error)) => {
+                give_back(pool, stream).await;
+                return Err(error.into());
+            }
             Event::Down(event) => {
                 // A chunk that ends the body goes out with END_STREAM in the
                 // same frame: upstream h2 servers budget small DATA frames
                 // that do not end the stream (h2's flood guard), and it saves
                 // a frame per unary call.
                 let (chunk, end) = match event {
-                    Down::Chunk(chunk) => (Some(chunk), down.is_body_done()),
+                    Down::Chunk(chunk) => (Some(chunk), down.body_done()),
                     _ => (None, true),
                 };
                 let checked = match &chunk {
@@ -213,7 +207,7 @@ pub(crate) async fn run(
                     .chain
                     .response(&mut ctx.slots, &mut ctx.call, &mut header)?;
                 ctx.call.http_status = Some(header.status.as_u16());
-                if down.write_response_header(Box::new(header), end).is_err() {
+                if down.write_header(header, end).await.is_err() {
                     give_back(pool, stream).await;
                     return Err(Ending::CallerGone);
                 }
@@ -233,7 +227,7 @@ pub(crate) async fn run(
                     .chain
                     .response_body(&mut ctx.slots, &mut ctx.call, &mut body, false)?;
                 if let Some(chunk) = body {
-                    match within(deadline, down.write_body(chunk, false)).await {
+                    match within(deadline, down.write_body(chunk)).await {
                         Err(_) => {
                             give_back(pool, stream).await;
                             return Err(exceeded(from_caller).into());
@@ -258,7 +252,7 @@ pub(crate) async fn run(
                 route
                     .chain
                     .response_trailers(&mut ctx.slots, &mut ctx.call, &mut trailers)?;
-                let written = down.write_trailers(trailers);
+                let written = down.write_trailers(trailers).await;
                 give_back(pool, stream).await;
                 return written.map_err(|_| Ending::CallerGone);
             }
@@ -310,33 +304,12 @@ pub(crate) async fn run(
     }
 }
 
-/// The request as the upstream gets it: the caller's, minus headers that
-/// belong to the caller's connection. (`te: trailers` is the `grpc_proxy`
-/// plugin's `upstream_request` hook, which runs on it next.)
-fn upstream_request(caller: &RequestHeader) -> RequestHeader {
-    let mut request = caller.clone();
+/// The request as the upstream gets it loses the headers that belong to
+/// the caller's connection. (`te: trailers` is the `grpc_proxy` plugin's
+/// `upstream_request` hook, which runs on it next.)
+fn strip_hop_by_hop(request: &mut RequestHeader) {
     for name in HOP_BY_HOP {
         request.remove_header(*name);
-    }
-    request
-}
-
-/// The caller's next body chunk, or, once the body is done, the caller
-/// resetting or closing the stream.
-fn poll_downstream(
-    down: &mut pingora_core::protocols::http::v2::server::HttpSession,
-    body_done: bool,
-    cx: &mut Context<'_>,
-) -> Poll<Down> {
-    if body_done {
-        let mut idle = down.idle();
-        return Pin::new(&mut idle).poll(cx).map(|_| Down::Gone);
-    }
-    match down.poll_read_body_bytes(cx) {
-        Poll::Pending => Poll::Pending,
-        Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Down::Chunk(chunk)),
-        Poll::Ready(None) => Poll::Ready(Down::End),
-        Poll::Ready(Some(Err(_))) => Poll::Ready(Down::Gone),
     }
 }
 
