@@ -26,7 +26,8 @@
 #   QUICK=1 bench/run.sh         # smoke run: small counts, one round (~1 min)
 # Knobs: ROUNDS=N,
 #   TARGETS="direct protogate bare-pingora nginx haproxy grpc-gateway",
-#   SCENARIOS="unary-175 unary-64k stream-1000x175 rest-get", SKIP_BUILD=1
+#   SCENARIOS="unary-175 unary-64k stream-1000x175 rest-get rest-stream-1000
+#   grpc-web-175", SKIP_BUILD=1
 #   (skips cargo only: grpc-gateway is always built, from Go's build cache),
 #   KEEP_WORK=1 (keep the scratch directory with every log).
 # Writes bench/results/latest.md (the report, also printed) and
@@ -41,7 +42,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then ROUNDS=${ROUNDS:-1}; else ROUNDS=${ROUNDS:-5}; fi
 TARGETS=${TARGETS:-"direct protogate bare-pingora nginx haproxy grpc-gateway"}
-SCENARIOS=${SCENARIOS:-"unary-175 unary-64k stream-1000x175 rest-get rest-stream-1000"}
+SCENARIOS=${SCENARIOS:-"unary-175 unary-64k stream-1000x175 rest-get rest-stream-1000 grpc-web-175"}
 H2LOAD_TIMEOUT=${H2LOAD_TIMEOUT:-$([[ $QUICK == 1 ]] && echo 60 || echo 300)}
 PROXY_CORE=1
 LOAD_CORE=0
@@ -234,6 +235,7 @@ build() {
 write_requests() {
   # SimpleRequest{response_size: 175}: field 2 varint = 10 af 01
   printf '\x00\x00\x00\x00\x03\x10\xaf\x01' >"$WORK/unary-175.bin"
+  cp "$WORK/unary-175.bin" "$WORK/grpc-web-175.bin"
   # SimpleRequest{response_size: 65536}: 10 80 80 04
   printf '\x00\x00\x00\x00\x04\x10\x80\x80\x04' >"$WORK/unary-64k.bin"
   # StreamingOutputCallRequest{response_parameters: 1000 x {size: 175}}:
@@ -294,6 +296,15 @@ scenario() { # sets S_* for scenario $1
       if [[ $QUICK == 1 ]]; then S_N=200 S_WARM=20; else S_N=2000 S_WARM=100; fi
       S_C=4 S_M=1
       ;;
+    grpc-web-175)
+      S_TITLE="gRPC-Web unary call from HTTP/1.1, 175-byte response"
+      S_KIND=grpcweb
+      S_PATH=/grpc.testing.TestService/UnaryCall
+      S_BYTES='' S_MSGS=1
+      if [[ $QUICK == 1 ]]; then S_N=10000 S_WARM=1000; else S_N=100000 S_WARM=5000; fi
+      # Browsers' HTTP/1.1: 100 connections with one call each = 100 in flight.
+      S_C=100 S_M=1
+      ;;
     *) die "unknown scenario $1" ;;
   esac
   S_REQ="$WORK/$1.bin"
@@ -301,9 +312,12 @@ scenario() { # sets S_* for scenario $1
 
 # applies SCENARIO TARGET: whether TARGET takes part in SCENARIO. rest-get
 # compares the two REST->gRPC transcoders; grpc-gateway only speaks REST.
+# gRPC-Web: protogate against Pingora's own bridge (bare-pingora --grpc-web).
 applies() {
   if [[ $1 == rest-* ]]; then
     [[ $2 == protogate || $2 == grpc-gateway ]]
+  elif [[ $1 == grpc-web-* ]]; then
+    [[ $2 == protogate || $2 == bare-pingora ]]
   else
     [[ $2 != grpc-gateway ]]
   fi
@@ -390,6 +404,7 @@ EOF
       ;;
     bare-pingora)
       cmd=("$REL/bare-pingora" "127.0.0.1:$PX_PORT" "127.0.0.1:$UP_PORT")
+      [[ $S_KIND == grpcweb ]] && cmd+=(--grpc-web)
       ;;
     nginx)
       mkdir -p "$WORK/nginx"
@@ -483,6 +498,8 @@ h2load_run() {
   [[ -n $logfile ]] && extra=(--log-file="$logfile")
   if [[ $S_KIND == rest ]]; then
     extra+=(--h1)
+  elif [[ $S_KIND == grpcweb ]]; then
+    extra+=(--h1 -d "$S_REQ" -H 'content-type: application/grpc-web+proto' -H 'x-grpc-web: 1')
   else
     extra+=(-d "$S_REQ" -H 'content-type: application/grpc' -H 'te: trailers')
   fi
@@ -507,6 +524,25 @@ rest_probe() {
     PROBE_PROBLEM="probe GET $S_PATH: HTTP ${code:-?}: $(head -c 200 "$out" 2>/dev/null)"
   elif ! grep -q "\"id\": *\"$S_PROBE_ID\"" "$out"; then
     PROBE_PROBLEM="probe GET $S_PATH: no \"id\":\"$S_PROBE_ID\" in $(head -c 200 "$out")"
+  fi
+}
+
+# grpcweb_probe OUT: one gRPC-Web call of $S_PATH with curl, the body to
+# OUT. Sets S_BYTES to its size (the trailer frame's text differs between
+# bridges) and PROBE_PROBLEM as rest_probe does: the answer must be a 200
+# whose trailer frame says grpc-status 0.
+grpcweb_probe() {
+  local out=$1 code
+  rm -f "$out"
+  code=$(curl -sS -o "$out" -w '%{http_code}' --max-time 10 --data-binary "@$S_REQ" \
+    -H 'content-type: application/grpc-web+proto' -H 'x-grpc-web: 1' \
+    "http://127.0.0.1:$PX_PORT$S_PATH" 2>&1) || true
+  S_BYTES=$(stat -c %s "$out" 2>/dev/null || echo 0)
+  PROBE_PROBLEM=''
+  if [[ $code != 200 ]]; then
+    PROBE_PROBLEM="probe POST $S_PATH: HTTP ${code:-?}"
+  elif ! grep -aqE 'grpc-status: ?0' "$out"; then
+    PROBE_PROBLEM="probe POST $S_PATH: no grpc-status 0 trailer frame in $(head -c 300 "$out" | od -c | head -5)"
   fi
 }
 
@@ -546,6 +582,10 @@ measure() {
     rest_probe "$WORK/rest-probe-$target.json"
     probes=1
     log "  probe: $S_BYTES-byte JSON response"
+  elif [[ $S_KIND == grpcweb ]]; then
+    grpcweb_probe "$WORK/grpcweb-probe-$target.bin"
+    probes=1
+    log "  probe: $S_BYTES-byte gRPC-Web response"
   fi
   h2load_run "$S_WARM" "$warm_out" || h2status=$?
 
@@ -606,7 +646,7 @@ measure() {
   [[ -z $PROBE_PROBLEM ]] || problems+=("$PROBE_PROBLEM")
   ((h2status == 0)) || problems+=("h2load exit $h2status$([[ $h2status == 124 ]] && echo ' (timed out)')")
   [[ ${succeeded:-0} == "$S_N" ]] || problems+=("h2load succeeded ${succeeded:-?}/$S_N")
-  [[ $S_KIND != rest || ${ok2xx:-0} == "$S_N" ]] || problems+=("h2load 2xx ${ok2xx:-?}/$S_N")
+  [[ $S_KIND == grpc || ${ok2xx:-0} == "$S_N" ]] || problems+=("h2load 2xx ${ok2xx:-?}/$S_N")
   [[ "${failed:-0}/${errored:-0}/${timeouts:-0}" == 0/0/0 ]] || problems+=("h2load failed/errored/timeout ${failed}/${errored}/${timeouts}")
   [[ ${data:-0} == "$expect_data" ]] || problems+=("response bytes ${data:-?}, expected $expect_data")
   [[ $up_ok == "$expect_calls" ]] || problems+=("upstream ok $up_ok, expected $expect_calls")
@@ -713,6 +753,9 @@ report() {
   echo "\"vs bare Pingora\". A call is verified when h2load saw a 2xx with exactly the bytes"
   echo "of one probe response fetched with curl before the warmup (JSON encodings differ"
   echo "between transcoders), and the upstream answered probe + warmup + calls with status 0."
+  echo "gRPC-Web (grpc-web-175): binary gRPC-Web over HTTP/1.1, 100 connections with one"
+  echo "call in flight on each; protogate against Pingora's own GrpcWebBridge module"
+  echo "(bare-pingora --grpc-web). Verified like REST, against one probe call's bytes."
   echo "\"core use\": CPU over the wall time of the measured run, for the proxy (core 1)"
   echo "and for the upstream plus h2load (core 0); the side near 100% is what limits calls/s."
   local s t
@@ -723,6 +766,7 @@ report() {
     echo
     local h1='' what=$S_PATH vs="vs bare Pingora"
     [[ $S_KIND == rest ]] && h1='--h1 ' what="GET $S_PATH" vs="vs grpc-gateway"
+    [[ $S_KIND == grpcweb ]] && h1='--h1 ' what="POST $S_PATH (application/grpc-web+proto)"
     echo "h2load $h1-n $S_N -c $S_C -m $S_M (after $S_WARM warmup calls), \`$what\`"
     echo
     if ((S_MSGS > 1)); then

@@ -1,5 +1,7 @@
 //! The plugin's configuration: the README example parses, typos are refused.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 use protogate_config::{parse_str, Decode, Decoder, YamlPath};
