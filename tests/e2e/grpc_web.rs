@@ -564,3 +564,52 @@ async fn preflights_are_answered_by_the_route_policy() {
     .await;
     assert_eq!(off.status, 403);
 }
+
+#[tokio::test]
+async fn a_page_that_leaves_mid_stream_cancels_the_upstream_call() {
+    let (gateway, _upstream) = start().await;
+    for (client, tag) in [
+        (HttpClient::http1(), "web-leave-h1"),
+        (HttpClient::http2(), "web-leave-h2"),
+    ] {
+        let request = StreamRequest {
+            count: 100_000,
+            interval_ms: 5,
+            tag: tag.to_owned(),
+            ..Default::default()
+        };
+        let response = client
+            .open(
+                Method::POST,
+                &format!("{}{ECHO}/StreamProducts", gateway.url()),
+                &[("content-type", BINARY)],
+                frame(&request),
+            )
+            .await;
+        let mut body = response.into_body();
+        let mut received = Vec::new();
+        while parse_prefix(&received, BINARY) < 2 {
+            let chunk = body.frame().await.unwrap().unwrap();
+            received.extend_from_slice(chunk.data_ref().unwrap());
+        }
+        drop(body);
+        drop(client);
+        protogate_testkit::eventually(
+            "the upstream stream is cancelled",
+            Duration::from_secs(5),
+            || async { (stream_state(tag) == Some(StreamState::Cancelled)).then_some(()) },
+        )
+        .await;
+    }
+    // Both calls are counted in the gRPC families, as cancelled by the caller.
+    let series = r#"grpc_server_handled_total{grpc_code="Canceled",grpc_method="StreamProducts",grpc_service="protogate.testing.v1.EchoService",grpc_type="server_stream",route="echo"}"#;
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = gateway.metrics().await;
+        if metrics.lines().any(|l| l == format!("{series} 2")) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("expected `{series} 2` in:\n{metrics}");
+}
