@@ -6,7 +6,9 @@
 # floor protogate builds on), nginx grpc_pass and haproxy. The REST scenario
 # (rest-get: GET /v1/products/prod-1 over HTTP/1.1, transcoded to
 # ecommerce.v1.ProductService/GetProduct) is run against protogate's
-# transcoder and grpc-gateway v1 (bench/grpc-gateway) only. The proxy under
+# transcoder and grpc-gateway v1 (bench/grpc-gateway) only; the gRPC-Web
+# scenario (grpc-web-175, binary gRPC-Web over HTTP/1.1) against protogate
+# and Pingora's own bridge (bare-pingora --grpc-web). The proxy under
 # test runs on core 1, the upstream and h2load on core 0, one worker thread
 # each. Each measurement starts fresh processes, warms up, then runs a fixed
 # number of calls with h2load and reads the proxy's CPU time (utime + stime

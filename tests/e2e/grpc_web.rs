@@ -435,6 +435,34 @@ async fn gateway_errors_come_in_grpc_web_form() {
 }
 
 #[tokio::test]
+async fn a_deadline_that_passes_mid_stream_ends_it_with_a_trailer_frame() {
+    let (gateway, _upstream) = start().await;
+    let request = StreamRequest {
+        count: 100,
+        interval_ms: 100,
+        ..Default::default()
+    };
+    for client in [HttpClient::http1(), HttpClient::http2()] {
+        for content_type in [BINARY, TEXT] {
+            let reply = web_call(
+                &client,
+                &gateway,
+                &format!("{ECHO}/StreamProducts"),
+                content_type,
+                &[("grpc-timeout", "350m")],
+                frame(&request),
+            )
+            .await;
+            let body = body_of(&reply);
+            assert!(!body.messages.is_empty(), "messages before the deadline");
+            assert!(body.messages.len() < 100);
+            let trailers = body.trailers.expect("the gateway's trailer frame");
+            assert_eq!(trailers["grpc-status"], "4", "{content_type}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn malformed_text_is_invalid_argument_and_the_gateway_carries_on() {
     let (gateway, _upstream) = start().await;
     let client = HttpClient::http1();

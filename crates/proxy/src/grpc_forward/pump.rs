@@ -252,9 +252,13 @@ pub(crate) async fn run<C: Caller>(
                 route
                     .chain
                     .response_trailers(&mut ctx.slots, &mut ctx.call, &mut trailers)?;
-                let written = down.write_trailers(trailers).await;
+                // The upstream stream is complete: its connection goes back
+                // to the pool before a slow caller is written to.
                 give_back(pool, stream).await;
-                return written.map_err(|_| Ending::CallerGone);
+                return down
+                    .write_trailers(trailers)
+                    .await
+                    .map_err(|_| Ending::CallerGone);
             }
             Event::Up(Up::Trailers(None)) => {
                 give_back(pool, stream).await;
