@@ -14,6 +14,7 @@ mod grpc_interop;
 mod grpc_streams;
 mod grpc_web;
 mod grpc_web_browser;
+mod header_map;
 mod http_routes;
 mod lifecycle;
 mod metrics;

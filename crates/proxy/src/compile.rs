@@ -42,6 +42,7 @@ pub fn compile(config: &GatewayConfig, d: &mut Decoder, metrics: &Arc<Metrics>) 
     let known = known_methods(&catalog, &config.routes);
     for route in &config.routes {
         let plugins = decode_plugins(&route.plugins, d);
+        check_plugin_order(&config.plugins, &route.plugins, d);
         let Some(upstream) = upstreams.get(route.upstream.value.as_str()) else {
             continue; // the parser already reported the missing upstream
         };
@@ -174,6 +175,31 @@ fn build_upstreams(config: &GatewayConfig, d: &mut Decoder) -> HashMap<String, A
         }
     }
     built
+}
+
+/// The transcoder answers its calls in its own request hook, so a
+/// `header_map` after it in the chain would never see the caller's request
+/// (its templates would stay empty): refused at load, at the `header_map`
+/// entry. The order checked is the chain's: global plugins the route does
+/// not name, then the route's own.
+fn check_plugin_order(globals: &[PluginEntry], own: &[PluginEntry], d: &mut Decoder) {
+    let chain = globals
+        .iter()
+        .filter(|g| !own.iter().any(|o| o.name == g.name))
+        .chain(own);
+    let mut transcoder_before = false;
+    for entry in chain {
+        if entry.name == protogate_plugin_transcoder::NAME {
+            transcoder_before = true;
+        } else if entry.name == protogate_plugin_header_map::NAME && transcoder_before {
+            d.error(
+                entry.span,
+                &entry.path,
+                "header_map must come before transcoder in the plugin list: the transcoder \
+                 answers the call in its request hook, before later plugins see the request",
+            );
+        }
+    }
 }
 
 fn decode_plugins(entries: &[PluginEntry], d: &mut Decoder) -> Vec<PluginConfig> {

@@ -8,11 +8,12 @@ use protogate_config::{Decode, Decoder, PluginEntry};
 use protogate_core::DynPlugin;
 use protogate_grpc::catalog::Catalog;
 use protogate_plugin_grpc_proxy::{GrpcProxy, GrpcProxyConfig};
+use protogate_plugin_header_map::{HeaderMapConfig, HeaderMapper};
 use protogate_plugin_transcoder::TranscoderConfig;
 
 /// Plugins a later release adds; naming one is a clear error, not an
 /// "unknown plugin".
-const PLANNED: &[&str] = &["rate_limit", "header_map", "tracing"];
+const PLANNED: &[&str] = &["rate_limit", "tracing"];
 
 /// A decoded plugin configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +22,8 @@ pub enum PluginConfig {
     GrpcProxy(Box<GrpcProxyConfig>),
     /// `transcoder`: REST and JSON to gRPC and back.
     Transcoder(Box<TranscoderConfig>),
+    /// `header_map`: header and metadata rules, both directions.
+    HeaderMap(Box<HeaderMapConfig>),
 }
 
 impl PluginConfig {
@@ -28,6 +31,7 @@ impl PluginConfig {
     pub const NAMES: &'static [&'static str] = &[
         protogate_plugin_grpc_proxy::NAME,
         protogate_plugin_transcoder::NAME,
+        protogate_plugin_header_map::NAME,
     ];
 
     /// Decodes one `- name: {...}` list entry, recording any error.
@@ -40,6 +44,10 @@ impl PluginConfig {
             protogate_plugin_transcoder::NAME => {
                 TranscoderConfig::decode(&entry.body, &entry.path, d)
                     .map(|c| Self::Transcoder(Box::new(c)))
+            }
+            protogate_plugin_header_map::NAME => {
+                HeaderMapConfig::decode(&entry.body, &entry.path, d)
+                    .map(|c| Self::HeaderMap(Box::new(c)))
             }
             name if PLANNED.contains(&name) => {
                 d.error(
@@ -68,6 +76,7 @@ impl PluginConfig {
         match self {
             Self::GrpcProxy(_) => protogate_plugin_grpc_proxy::NAME,
             Self::Transcoder(_) => protogate_plugin_transcoder::NAME,
+            Self::HeaderMap(_) => protogate_plugin_header_map::NAME,
         }
     }
 
@@ -94,6 +103,7 @@ impl PluginConfig {
             Self::GrpcProxy(config) => Some(Arc::new(GrpcProxy::new((**config).clone()))),
             Self::Transcoder(config) => protogate_plugin_transcoder::build(config, catalog, d)
                 .map(|t| Arc::new(t) as Arc<dyn DynPlugin>),
+            Self::HeaderMap(config) => Some(Arc::new(HeaderMapper::new((**config).clone()))),
         }
     }
 }

@@ -27,6 +27,7 @@ pub struct RawUpstream {
     pub addr: SocketAddr,
     calls: Arc<AtomicUsize>,
     seen: Arc<Mutex<Vec<HeaderMap>>>,
+    authorities: Arc<Mutex<Vec<String>>>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -45,8 +46,10 @@ impl RawUpstream {
         let addr = listener.local_addr().expect("addr");
         let calls = Arc::new(AtomicUsize::new(0));
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let authorities = Arc::new(Mutex::new(Vec::new()));
         let (stop, mut stopped) = oneshot::channel::<()>();
         let (task_calls, task_seen) = (calls.clone(), seen.clone());
+        let task_authorities = authorities.clone();
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -55,6 +58,7 @@ impl RawUpstream {
                 };
                 let Ok((socket, _)) = accepted else { continue };
                 let (calls, seen) = (task_calls.clone(), task_seen.clone());
+                let authorities = task_authorities.clone();
                 tokio::spawn(async move {
                     let Ok(mut connection) = h2::server::handshake(socket).await else {
                         return;
@@ -63,6 +67,10 @@ impl RawUpstream {
                         calls.fetch_add(1, Ordering::SeqCst);
                         if let Ok(mut s) = seen.lock() {
                             s.push(request.headers().clone());
+                        }
+                        if let Ok(mut a) = authorities.lock() {
+                            let authority = request.uri().authority().map(|a| a.to_string());
+                            a.push(authority.unwrap_or_default());
                         }
                         tokio::spawn(serve_call(request, respond, refuse_all));
                     }
@@ -73,6 +81,7 @@ impl RawUpstream {
             addr,
             calls,
             seen,
+            authorities,
             stop: Some(stop),
         }
     }
@@ -85,6 +94,14 @@ impl RawUpstream {
     /// The request headers of every stream, in arrival order.
     pub fn seen(&self) -> Vec<HeaderMap> {
         self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The `:authority` of every stream, in arrival order (empty if none).
+    pub fn authorities(&self) -> Vec<String> {
+        self.authorities
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
     }
 }
 

@@ -1,0 +1,278 @@
+//! One section's rules (`request`, `response` or `trailers`), decoded and
+//! checked when the config loads, then applied per call in a fixed order:
+//! `remove`, `rename`, `set`, `add`.
+
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use protogate_core::{Decode, Decoder, Node, OrderedMap, Spanned, YamlPath};
+
+use crate::names::{check, Use};
+use crate::template::{Sources, Template};
+
+/// The rules of one section.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rules {
+    remove: Vec<HeaderName>,
+    /// `(from, to)`: the values of `from` move to `to`, replacing it.
+    rename: Vec<(HeaderName, HeaderName)>,
+    /// Replace the header's values with one.
+    set: Vec<(HeaderName, Template)>,
+    /// Append a value.
+    add: Vec<(HeaderName, Template)>,
+    /// What `protogate routes` prints: rules after parsing, with notes.
+    described: Vec<String>,
+}
+
+/// Values of a section's templated rules for one call, by position in
+/// `set` then `add`; `None` for a constant rule or a skipped one.
+pub type Values = Vec<Option<HeaderValue>>;
+
+/// What a section's rules act on: Pingora's request and response headers
+/// (which keep header-name case for HTTP/1) and plain trailer maps.
+pub trait Headers {
+    /// Every value under `name`, in order.
+    fn values(&self, name: &HeaderName) -> Vec<HeaderValue>;
+    /// Removes every value under `name`.
+    fn remove(&mut self, name: &HeaderName);
+    /// Replaces every value under `name` with `value`.
+    fn set(&mut self, name: &HeaderName, value: HeaderValue);
+    /// Appends `value` under `name`.
+    fn add(&mut self, name: &HeaderName, value: HeaderValue);
+}
+
+impl Rules {
+    /// Whether the section has no rule.
+    pub fn is_empty(&self) -> bool {
+        self.remove.is_empty()
+            && self.rename.is_empty()
+            && self.set.is_empty()
+            && self.add.is_empty()
+    }
+
+    /// Whether a rule's value needs the call (a template with variables).
+    pub fn needs_values(&self) -> bool {
+        self.set
+            .iter()
+            .chain(&self.add)
+            .any(|(_, t)| t.has_variables())
+    }
+
+    /// Evaluates the templated rules for one call (see [`Values`]).
+    pub fn evaluate(&self, sources: &Sources<'_>) -> Values {
+        self.set
+            .iter()
+            .chain(&self.add)
+            .map(|(name, template)| {
+                if !template.has_variables() {
+                    return None;
+                }
+                let value = template.evaluate(sources)?;
+                binary_ok(name, &value).then_some(value)
+            })
+            .collect()
+    }
+
+    /// Applies the rules to `headers`. `values` are the call's evaluated
+    /// templates; a templated rule without a value is skipped.
+    pub fn apply(&self, headers: &mut impl Headers, values: &[Option<HeaderValue>]) {
+        for name in &self.remove {
+            headers.remove(name);
+        }
+        for (from, to) in &self.rename {
+            let moved = headers.values(from);
+            if moved.is_empty() {
+                continue;
+            }
+            headers.remove(from);
+            headers.remove(to);
+            for value in moved {
+                headers.add(to, value);
+            }
+        }
+        let value_of = |index: usize, template: &Template| {
+            template
+                .constant()
+                .cloned()
+                .or_else(|| values.get(index).cloned().flatten())
+        };
+        for (index, (name, template)) in self.set.iter().enumerate() {
+            if let Some(value) = value_of(index, template) {
+                headers.set(name, value);
+            }
+        }
+        let offset = self.set.len();
+        for (index, (name, template)) in self.add.iter().enumerate() {
+            if let Some(value) = value_of(offset + index, template) {
+                headers.add(name, value);
+            }
+        }
+    }
+
+    /// Whether a rule may write `name` (`set`, `add`, a `rename` target).
+    pub fn writes(&self, name: &str) -> bool {
+        self.set.iter().chain(&self.add).any(|(n, _)| n == name)
+            || self.rename.iter().any(|(_, to)| to == name)
+    }
+
+    /// The rules as `protogate routes` prints them, one per line.
+    pub fn describe(&self) -> &[String] {
+        &self.described
+    }
+}
+
+/// A `-bin` value must be base64 (padded or not): it stays binary end to end.
+fn binary_ok(name: &HeaderName, value: &HeaderValue) -> bool {
+    if !name.as_str().ends_with("-bin") {
+        return true;
+    }
+    value.as_bytes().split(|&b| b == b',').all(|part| {
+        let part = part.trim_ascii();
+        let unpadded = part
+            .strip_suffix(b"==")
+            .or_else(|| part.strip_suffix(b"="))
+            .unwrap_or(part);
+        STANDARD_NO_PAD.decode(unpadded).is_ok()
+    })
+}
+
+impl Decode for Rules {
+    fn decode(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Self> {
+        let mut fields = d.fields(node, path, "a header_map section")?;
+        let remove = fields.optional::<Vec<Spanned<String>>>(d, "remove");
+        let rename = fields.optional::<OrderedMap<Spanned<String>>>(d, "rename");
+        let set = fields.optional::<OrderedMap<Spanned<String>>>(d, "set");
+        let add = fields.optional::<OrderedMap<Spanned<String>>>(d, "add");
+        let allowed = fields
+            .optional::<Vec<String>>(d, "allow_reserved")
+            .unwrap_or_default();
+        fields.finish(d);
+
+        let mut rules = Rules::default();
+        let mut ok = true;
+        let name = |text: &str, span, at: &YamlPath, use_, rules: &mut Rules, d: &mut Decoder| {
+            match check(text, use_, &allowed) {
+                Ok(checked) => {
+                    if let Some(from) = &checked.renamed_from {
+                        rules.described.push(format!(
+                            "note: `{from}` is reserved for gRPC and is written as `{}`",
+                            checked.name
+                        ));
+                    }
+                    Some(checked.name)
+                }
+                Err(message) => {
+                    d.error(span, at, message);
+                    None
+                }
+            }
+        };
+        for entry in remove.unwrap_or_default() {
+            let at = path.key("remove");
+            match name(&entry.value, entry.span, &at, Use::Remove, &mut rules, d) {
+                Some(n) => {
+                    rules.described.push(format!("remove {n}"));
+                    rules.remove.push(n);
+                }
+                None => ok = false,
+            }
+        }
+        for (from, to) in rename.unwrap_or_default() {
+            let at = path.key("rename");
+            let source = name(&from.value, from.span, &at, Use::Remove, &mut rules, d);
+            let target = name(
+                &to.value,
+                to.span,
+                &at.key(&from.value),
+                Use::Write,
+                &mut rules,
+                d,
+            );
+            match (source, target) {
+                (Some(f), Some(t)) => {
+                    rules.described.push(format!("rename {f} -> {t}"));
+                    rules.rename.push((f, t));
+                }
+                _ => ok = false,
+            }
+        }
+        for (op, entries) in [("set", set), ("add", add)] {
+            for (key, value) in entries.unwrap_or_default() {
+                let at = path.key(op);
+                let entry_path = at.key(&key.value);
+                let target = name(&key.value, key.span, &at, Use::Write, &mut rules, d);
+                let template = match Template::parse(&value.value) {
+                    Ok(t) => Some(t),
+                    Err(message) => {
+                        d.error(value.span, &entry_path, message);
+                        None
+                    }
+                };
+                let (Some(target), Some(template)) = (target, template) else {
+                    ok = false;
+                    continue;
+                };
+                if let Some(constant) = template.constant() {
+                    if !binary_ok(&target, constant) {
+                        d.error(
+                            value.span,
+                            &entry_path,
+                            format!("`{target}` is binary metadata: its value must be base64"),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                }
+                rules
+                    .described
+                    .push(format!("{op} {target}: \"{template}\""));
+                if op == "set" {
+                    rules.set.push((target, template));
+                } else {
+                    rules.add.push((target, template));
+                }
+            }
+        }
+        ok.then_some(rules)
+    }
+}
+
+impl Headers for HeaderMap {
+    fn values(&self, name: &HeaderName) -> Vec<HeaderValue> {
+        self.get_all(name).iter().cloned().collect()
+    }
+    fn remove(&mut self, name: &HeaderName) {
+        HeaderMap::remove(self, name);
+    }
+    fn set(&mut self, name: &HeaderName, value: HeaderValue) {
+        self.insert(name.clone(), value);
+    }
+    fn add(&mut self, name: &HeaderName, value: HeaderValue) {
+        self.append(name.clone(), value);
+    }
+}
+
+/// Pingora's headers keep a case map for HTTP/1 beside the `HeaderMap`:
+/// go through their own methods so both stay in step.
+macro_rules! pingora_headers {
+    ($type:ty) => {
+        impl Headers for $type {
+            fn values(&self, name: &HeaderName) -> Vec<HeaderValue> {
+                self.headers.get_all(name).iter().cloned().collect()
+            }
+            fn remove(&mut self, name: &HeaderName) {
+                self.remove_header(name);
+            }
+            fn set(&mut self, name: &HeaderName, value: HeaderValue) {
+                // A checked name and a valid value: inserting cannot fail.
+                let _ = self.insert_header(name.clone(), value);
+            }
+            fn add(&mut self, name: &HeaderName, value: HeaderValue) {
+                let _ = self.append_header(name.clone(), value);
+            }
+        }
+    };
+}
+
+pingora_headers!(protogate_core::RequestHeader);
+pingora_headers!(protogate_core::ResponseHeader);
