@@ -335,3 +335,80 @@ routes:
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn request_ids_and_gateway_headers_and_the_access_log() {
+    let raw = RawUpstream::start().await;
+    let yaml = format!(
+        r#"
+{SERVER}upstreams:
+  raw: {{ protocol: grpc, targets: ["{addr}"] }}
+routes:
+  - name: traced
+    match: {{ grpc_service: test.Raw }}
+    upstream: raw
+    plugins:
+      - header_map:
+          request_id: true
+          gateway_headers: true
+          request: {{ set: {{ x-rid: "${{request_id}}" }} }}
+"#,
+        addr = raw.addr
+    );
+    let gateway = protogate_testkit::GatewayBuilder::new(&yaml)
+        .log_filter("warn,protogate::access=info")
+        .start()
+        .await;
+    let client = RawClient::connect(gateway.port).await;
+    // The caller's id is kept, passed upstream and returned.
+    let reply = client
+        .call(
+            "/test.Raw/Echo",
+            &[("x-request-id", "caller-id-1")],
+            frame(b"a"),
+        )
+        .await;
+    assert_eq!(reply.headers["x-request-id"], "caller-id-1");
+    let upstream = raw.seen().last().unwrap().clone();
+    assert_eq!(upstream["x-request-id"], "caller-id-1");
+    assert_eq!(
+        upstream["x-rid"], "caller-id-1",
+        "${{request_id}} in a template"
+    );
+    assert_eq!(upstream["via"], "2 protogate");
+    assert_eq!(reply.headers["via"], "2 protogate");
+    for name in [
+        "x-protogate-upstream-latency",
+        "x-protogate-gateway-latency",
+    ] {
+        let ms: f64 = reply.headers[name].to_str().unwrap().parse().unwrap();
+        assert!(ms >= 0.0, "{name}: {ms}");
+    }
+    // Without one, the gateway makes one: the same id both ways.
+    let reply = client.call("/test.Raw/Echo", &[], frame(b"b")).await;
+    let made = reply.headers["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(made.len(), 36, "{made}");
+    assert_eq!(raw.seen().last().unwrap()["x-request-id"], made.as_str());
+    // Both calls are in the access log with their ids.
+    let log = protogate_testkit::eventually(
+        "two access lines",
+        std::time::Duration::from_secs(5),
+        || async {
+            let log = gateway.log();
+            (log.matches("protogate::access").count() >= 2).then_some(log)
+        },
+    )
+    .await;
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("protogate::access"))
+        .collect();
+    assert!(lines[0].contains("\"POST /test.Raw/Echo"), "{}", lines[0]);
+    assert!(lines[0].contains("grpc=OK route=traced"), "{}", lines[0]);
+    assert!(lines[0].contains("request_id=caller-id-1"), "{}", lines[0]);
+    assert!(
+        lines[1].contains(&format!("request_id={made}")),
+        "{}",
+        lines[1]
+    );
+}

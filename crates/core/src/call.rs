@@ -39,6 +39,15 @@ pub struct CallInfo {
     pub http_status: Option<u16>,
     /// Set when the gateway (a plugin or the proxy) answered with an error.
     pub error: Option<GatewayError>,
+    /// The call's request id, when a plugin gave it one (`header_map`'s
+    /// `request_id`): the caller's, or one the gateway made. The access log
+    /// prints it.
+    pub request_id: Option<Arc<str>>,
+    /// When the request last went to the upstream (the last attempt).
+    pub upstream_sent: Option<Instant>,
+    /// When the upstream's response header arrived (for a call a plugin
+    /// made itself: its whole answer).
+    pub upstream_answered: Option<Instant>,
 }
 
 impl CallInfo {
@@ -56,6 +65,9 @@ impl CallInfo {
             grpc_status: None,
             http_status: None,
             error: None,
+            request_id: None,
+            upstream_sent: None,
+            upstream_answered: None,
         }
     }
 }

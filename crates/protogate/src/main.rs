@@ -66,11 +66,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `RUST_LOG` filters them (default `info`). Pingora's
-/// own `log` records are bridged in.
+/// Logs go to stderr; `RUST_LOG` filters them (default `info`, without the
+/// access log: `RUST_LOG=info,protogate::access=info` adds a line per call).
+/// Pingora's own `log` records are bridged in.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,protogate::access=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -237,6 +237,7 @@ impl ProxyHttp for Gateway {
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        ctx.call.upstream_sent = Some(std::time::Instant::now());
         let Some(route) = ctx.route.clone() else {
             return Ok(());
         };
@@ -275,6 +276,7 @@ impl ProxyHttp for Gateway {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        ctx.call.upstream_answered = Some(std::time::Instant::now());
         if let Some(status) = upstream_response.headers.get("grpc-status") {
             ctx.call.grpc_status = parse_grpc_status(status.as_bytes());
         }
@@ -372,6 +374,7 @@ impl ProxyHttp for Gateway {
             route.chain.log(&mut ctx.slots, &ctx.call);
         }
         let elapsed = ctx.call.started.elapsed();
+        crate::access_log::write(session, &ctx.call, elapsed);
         if let Some(metrics) = &ctx.grpc_metrics {
             metrics.handled(final_grpc_code(&ctx.call, e), elapsed);
         } else if let Some(runtime) = &ctx.runtime {

@@ -8,6 +8,7 @@
 //! behind an `ArcSwap`: each request takes a snapshot when it starts and
 //! keeps it for its whole life.
 
+mod access_log;
 mod compile;
 mod connect;
 mod ctx;

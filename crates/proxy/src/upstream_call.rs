@@ -38,9 +38,10 @@ pub struct RouteConnector {
 impl UpstreamConnector for RouteConnector {
     async fn open(
         &self,
-        _call: &mut CallInfo,
+        call: &mut CallInfo,
         request: RequestHeader,
     ) -> Result<Box<dyn UpstreamStream>, GatewayError> {
+        call.upstream_sent = Some(std::time::Instant::now());
         let from_caller = request.headers.contains_key("grpc-timeout");
         let deadline = call_deadline(&request, tokio::time::Instant::now(), self.timeout)?;
         let opening = crate::upstream_stream::open(
@@ -64,12 +65,17 @@ impl UpstreamConnector for RouteConnector {
     ) -> Result<UpstreamResponse, GatewayError> {
         let from_caller = request.headers.contains_key("grpc-timeout");
         let deadline = call_deadline(&request, tokio::time::Instant::now(), self.timeout)?;
-        bounded(
+        call.upstream_sent = Some(std::time::Instant::now());
+        let answer = bounded(
             deadline,
             from_caller,
             self.call(call, request, body, limits, deadline),
         )
-        .await?
+        .await?;
+        if answer.is_ok() {
+            call.upstream_answered = Some(std::time::Instant::now());
+        }
+        answer
     }
 }
 

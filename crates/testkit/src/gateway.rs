@@ -39,6 +39,7 @@ pub fn protogate_bin() -> PathBuf {
 pub struct GatewayBuilder {
     yaml: String,
     files: Vec<(String, String)>,
+    log_filter: String,
 }
 
 impl GatewayBuilder {
@@ -47,7 +48,14 @@ impl GatewayBuilder {
         Self {
             yaml: yaml.to_owned(),
             files: Vec::new(),
+            log_filter: "warn".to_owned(),
         }
+    }
+
+    /// The gateway's `RUST_LOG` (default `warn`); its log is `Gateway::log`.
+    pub fn log_filter(mut self, filter: &str) -> Self {
+        filter.clone_into(&mut self.log_filter);
+        self
     }
 
     /// Writes an extra file next to the config (e.g. a .proto).
@@ -92,7 +100,7 @@ impl GatewayBuilder {
         let child = Command::new(protogate_bin())
             .args(["run", "--config"])
             .arg(&config)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", &self.log_filter)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -1,12 +1,17 @@
 //! The `header_map` hooks.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use http::header::VIA;
+use http::{HeaderValue, Version};
 use protogate_core::{
     CallInfo, Flow, GatewayError, HeaderMap, Hooks, Plugin, RequestCx, RequestHeader,
     ResponseHeader,
 };
 
 use crate::config::HeaderMapConfig;
+use crate::request_id;
 use crate::rules::Values;
 use crate::template::Sources;
 
@@ -24,16 +29,20 @@ impl HeaderMapper {
     /// sections need are declared, so an empty section costs nothing.
     pub fn new(config: HeaderMapConfig) -> Self {
         let mut hooks = Hooks::NONE;
+        let gateway = config.gateway_headers;
+        let id = config.request_id.is_some();
         if config.request.needs_values()
             || config.response.needs_values()
             || config.trailers.needs_values()
+            || id
+            || gateway.via
         {
             hooks = hooks | Hooks::REQUEST;
         }
-        if !config.request.is_empty() {
+        if !config.request.is_empty() || id || gateway.via {
             hooks = hooks | Hooks::UPSTREAM_REQUEST;
         }
-        if !config.response.is_empty() || !config.trailers.is_empty() {
+        if !config.response.is_empty() || !config.trailers.is_empty() || id || gateway.any() {
             hooks = hooks | Hooks::RESPONSE;
         }
         if !config.trailers.is_empty() {
@@ -80,6 +89,8 @@ pub struct CallValues {
     request: Values,
     response: Values,
     trailers: Values,
+    /// The `via` entry for this call (`1.1 protogate`), when on.
+    via: Option<HeaderValue>,
 }
 
 #[async_trait]
@@ -99,11 +110,23 @@ impl Plugin for HeaderMapper {
         state: &mut CallValues,
         cx: &mut RequestCx<'_>,
     ) -> Result<Flow, GatewayError> {
+        let config = &self.config;
+        if let Some(header) = &config.request_id {
+            let incoming = cx.downstream.req_header().headers.get(header);
+            cx.call.request_id = Some(Arc::from(request_id::accept_or_make(incoming)));
+        }
+        if config.gateway_headers.via {
+            let version = match cx.downstream.req_header().version {
+                Version::HTTP_2 => "2",
+                Version::HTTP_10 => "1.0",
+                _ => "1.1",
+            };
+            state.via = HeaderValue::from_str(&format!("{version} protogate")).ok();
+        }
         let sources = Sources {
             call: cx.call,
             request: cx.downstream.req_header(),
         };
-        let config = &self.config;
         if config.request.needs_values() {
             state.request = config.request.evaluate(&sources);
         }
@@ -119,9 +142,17 @@ impl Plugin for HeaderMapper {
     fn upstream_request(
         &self,
         state: &mut CallValues,
-        _call: &mut CallInfo,
+        call: &mut CallInfo,
         request: &mut RequestHeader,
     ) -> Result<(), GatewayError> {
+        if let (Some(header), Some(id)) = (&self.config.request_id, &call.request_id) {
+            if let Ok(value) = HeaderValue::from_str(id) {
+                let _ = request.insert_header(header.clone(), value);
+            }
+        }
+        if let Some(via) = &state.via {
+            let _ = request.append_header(VIA, via.clone());
+        }
         self.config.request.apply(request, &state.request);
         if self.writes_host {
             point_authority_at_host(request);
@@ -134,9 +165,20 @@ impl Plugin for HeaderMapper {
     fn response(
         &self,
         state: &mut CallValues,
-        _call: &mut CallInfo,
+        call: &mut CallInfo,
         response: &mut ResponseHeader,
     ) -> Result<(), GatewayError> {
+        if let (Some(header), Some(id)) = (&self.config.request_id, &call.request_id) {
+            if let Ok(value) = HeaderValue::from_str(id) {
+                let _ = response.insert_header(header.clone(), value);
+            }
+        }
+        if let Some(via) = &state.via {
+            let _ = response.append_header(VIA, via.clone());
+        }
+        if self.config.gateway_headers.latency {
+            add_latency(call, response);
+        }
         self.config.response.apply(response, &state.response);
         if response.headers.contains_key("grpc-status") {
             self.config.trailers.apply(response, &state.trailers);
@@ -156,6 +198,22 @@ impl Plugin for HeaderMapper {
 
     fn describe(&self) -> Vec<String> {
         let mut lines = Vec::new();
+        if let Some(header) = &self.config.request_id {
+            lines.push(format!(
+                "request id in `{header}` (the caller's, or a new one)"
+            ));
+        }
+        let gateway = self.config.gateway_headers;
+        if gateway.any() {
+            let mut on = Vec::new();
+            if gateway.via {
+                on.push("via");
+            }
+            if gateway.latency {
+                on.push("x-protogate-upstream-latency, x-protogate-gateway-latency");
+            }
+            lines.push(format!("gateway headers: {}", on.join(", ")));
+        }
         for (section, rules) in [
             ("request", &self.config.request),
             ("response", &self.config.response),
@@ -166,5 +224,27 @@ impl Plugin for HeaderMapper {
             }
         }
         lines
+    }
+}
+
+/// Kong-style timing headers, in milliseconds with microsecond precision:
+/// the upstream's share (request sent to response header) and the
+/// gateway's (everything else so far). Without an upstream exchange (a
+/// refusal, a streamed REST call) only the gateway's share is given.
+fn add_latency(call: &CallInfo, response: &mut ResponseHeader) {
+    let total = call.started.elapsed();
+    let upstream = match (call.upstream_sent, call.upstream_answered) {
+        (Some(sent), Some(answered)) if answered >= sent => Some(answered - sent),
+        _ => None,
+    };
+    let millis = |d: std::time::Duration| format!("{:.3}", d.as_secs_f64() * 1000.0);
+    if let Some(upstream) = upstream {
+        if let Ok(value) = HeaderValue::from_str(&millis(upstream)) {
+            let _ = response.insert_header("x-protogate-upstream-latency", value);
+        }
+    }
+    let gateway = total.saturating_sub(upstream.unwrap_or_default());
+    if let Ok(value) = HeaderValue::from_str(&millis(gateway)) {
+        let _ = response.insert_header("x-protogate-gateway-latency", value);
     }
 }

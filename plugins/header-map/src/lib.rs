@@ -12,10 +12,11 @@
 pub mod config;
 mod filter;
 pub mod names;
+pub mod request_id;
 pub mod rules;
 pub mod template;
 
-pub use config::HeaderMapConfig;
+pub use config::{GatewayHeaders, HeaderMapConfig};
 pub use filter::HeaderMapper;
 
 /// The plugin's name in the config file.

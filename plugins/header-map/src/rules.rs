@@ -4,6 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use protogate_core::{Decode, Decoder, Node, OrderedMap, Spanned, YamlPath};
 
@@ -15,13 +16,29 @@ use crate::template::{Sources, Template};
 pub struct Rules {
     remove: Vec<HeaderName>,
     /// `(from, to)`: the values of `from` move to `to`, replacing it.
-    rename: Vec<(HeaderName, HeaderName)>,
+    rename: Vec<(HeaderName, Name)>,
     /// Replace the header's values with one.
-    set: Vec<(HeaderName, Template)>,
+    set: Vec<(Name, Template)>,
     /// Append a value.
-    add: Vec<(HeaderName, Template)>,
+    add: Vec<(Name, Template)>,
     /// What `protogate routes` prints: rules after parsing, with notes.
     described: Vec<String>,
+}
+
+/// A name a rule writes, in both forms the header types take: Pingora's
+/// headers parse a name from bytes on every write (a cheap `Bytes` clone
+/// here, instead of title-casing a `HeaderName` first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Name {
+    header: HeaderName,
+    wire: Bytes,
+}
+
+impl Name {
+    fn new(header: HeaderName) -> Self {
+        let wire = Bytes::copy_from_slice(header.as_str().as_bytes());
+        Self { header, wire }
+    }
 }
 
 /// Values of a section's templated rules for one call, by position in
@@ -36,9 +53,12 @@ pub trait Headers {
     /// Removes every value under `name`.
     fn remove(&mut self, name: &HeaderName);
     /// Replaces every value under `name` with `value`.
-    fn set(&mut self, name: &HeaderName, value: HeaderValue);
+    fn set(&mut self, name: &Name, value: HeaderValue);
     /// Appends `value` under `name`.
-    fn add(&mut self, name: &HeaderName, value: HeaderValue);
+    fn add(&mut self, name: &Name, value: HeaderValue);
+    /// Makes room for `additional` more names, so applying the rules grows
+    /// the map at most once (Pingora's headers offer no way to).
+    fn reserve(&mut self, _additional: usize) {}
 }
 
 impl Rules {
@@ -68,7 +88,7 @@ impl Rules {
                     return None;
                 }
                 let value = template.evaluate(sources)?;
-                binary_ok(name, &value).then_some(value)
+                binary_ok(&name.header, &value).then_some(value)
             })
             .collect()
     }
@@ -76,6 +96,7 @@ impl Rules {
     /// Applies the rules to `headers`. `values` are the call's evaluated
     /// templates; a templated rule without a value is skipped.
     pub fn apply(&self, headers: &mut impl Headers, values: &[Option<HeaderValue>]) {
+        headers.reserve(self.rename.len() + self.set.len() + self.add.len());
         for name in &self.remove {
             headers.remove(name);
         }
@@ -85,7 +106,7 @@ impl Rules {
                 continue;
             }
             headers.remove(from);
-            headers.remove(to);
+            headers.remove(&to.header);
             for value in moved {
                 headers.add(to, value);
             }
@@ -109,10 +130,21 @@ impl Rules {
         }
     }
 
+    /// Whether a rule's value names `${request_id}`.
+    pub fn uses_request_id(&self) -> bool {
+        self.set
+            .iter()
+            .chain(&self.add)
+            .any(|(_, t)| t.uses_request_id())
+    }
+
     /// Whether a rule may write `name` (`set`, `add`, a `rename` target).
     pub fn writes(&self, name: &str) -> bool {
-        self.set.iter().chain(&self.add).any(|(n, _)| n == name)
-            || self.rename.iter().any(|(_, to)| to == name)
+        self.set
+            .iter()
+            .chain(&self.add)
+            .any(|(n, _)| n.header == name)
+            || self.rename.iter().any(|(_, to)| to.header == name)
     }
 
     /// The rules as `protogate routes` prints them, one per line.
@@ -191,7 +223,7 @@ impl Decode for Rules {
             match (source, target) {
                 (Some(f), Some(t)) => {
                     rules.described.push(format!("rename {f} -> {t}"));
-                    rules.rename.push((f, t));
+                    rules.rename.push((f, Name::new(t)));
                 }
                 _ => ok = false,
             }
@@ -227,9 +259,9 @@ impl Decode for Rules {
                     .described
                     .push(format!("{op} {target}: \"{template}\""));
                 if op == "set" {
-                    rules.set.push((target, template));
+                    rules.set.push((Name::new(target), template));
                 } else {
-                    rules.add.push((target, template));
+                    rules.add.push((Name::new(target), template));
                 }
             }
         }
@@ -244,11 +276,14 @@ impl Headers for HeaderMap {
     fn remove(&mut self, name: &HeaderName) {
         HeaderMap::remove(self, name);
     }
-    fn set(&mut self, name: &HeaderName, value: HeaderValue) {
-        self.insert(name.clone(), value);
+    fn set(&mut self, name: &Name, value: HeaderValue) {
+        self.insert(name.header.clone(), value);
     }
-    fn add(&mut self, name: &HeaderName, value: HeaderValue) {
-        self.append(name.clone(), value);
+    fn add(&mut self, name: &Name, value: HeaderValue) {
+        self.append(name.header.clone(), value);
+    }
+    fn reserve(&mut self, additional: usize) {
+        HeaderMap::reserve(self, additional);
     }
 }
 
@@ -263,12 +298,12 @@ macro_rules! pingora_headers {
             fn remove(&mut self, name: &HeaderName) {
                 self.remove_header(name);
             }
-            fn set(&mut self, name: &HeaderName, value: HeaderValue) {
+            fn set(&mut self, name: &Name, value: HeaderValue) {
                 // A checked name and a valid value: inserting cannot fail.
-                let _ = self.insert_header(name.clone(), value);
+                let _ = self.insert_header(name.wire.clone(), value);
             }
-            fn add(&mut self, name: &HeaderName, value: HeaderValue) {
-                let _ = self.append_header(name.clone(), value);
+            fn add(&mut self, name: &Name, value: HeaderValue) {
+                let _ = self.append_header(name.wire.clone(), value);
             }
         }
     };

@@ -9,11 +9,11 @@ use percent_encoding::percent_decode_str;
 use protogate_core::{CallInfo, RequestHeader};
 
 /// The variables a template may name.
-pub const VARIABLES: &str = "client_ip, route, grpc_method, header.NAME, query.NAME";
+pub const VARIABLES: &str = "client_ip, route, grpc_method, request_id, header.NAME, query.NAME";
 
 /// Variables of the contract that this build does not fill in yet: refused
 /// with a clear message rather than left empty.
-const NOT_YET: &[&str] = &["request_id", "path."];
+const NOT_YET: &[&str] = &["path."];
 
 /// One variable.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub enum Variable {
     Route,
     /// `package.Service/Method` of a gRPC call.
     GrpcMethod,
+    /// The call's request id (`header_map`'s `request_id` must be on).
+    RequestId,
     /// A request header of the caller (lower case).
     Header(String),
     /// A query parameter of the caller's URL (percent-decoded).
@@ -95,6 +97,11 @@ impl Template {
         self.constant.is_none()
     }
 
+    /// Whether the template names `${request_id}`.
+    pub fn uses_request_id(&self) -> bool {
+        self.parts.contains(&Part::Variable(Variable::RequestId))
+    }
+
     /// The value for this call. `None` when a variable has no value (the
     /// header or query parameter is absent, no client address) or the
     /// result is not visible ASCII: the rule is then skipped.
@@ -102,11 +109,11 @@ impl Template {
         if let Some(constant) = &self.constant {
             return Some(constant.clone());
         }
-        let mut out = String::new();
+        let mut out = String::with_capacity(64);
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
-                Part::Variable(variable) => out.push_str(&value_of(variable, sources)?),
+                Part::Variable(variable) => write_value(variable, sources, &mut out)?,
             }
         }
         // gRPC text metadata is visible ASCII and spaces; anything else
@@ -114,7 +121,7 @@ impl Template {
         if out.bytes().any(|b| !(0x20..=0x7e).contains(&b)) {
             return None;
         }
-        HeaderValue::from_str(&out).ok()
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).ok()
     }
 }
 
@@ -126,6 +133,7 @@ impl std::fmt::Display for Template {
                 Part::Variable(Variable::ClientIp) => f.write_str("${client_ip}")?,
                 Part::Variable(Variable::Route) => f.write_str("${route}")?,
                 Part::Variable(Variable::GrpcMethod) => f.write_str("${grpc_method}")?,
+                Part::Variable(Variable::RequestId) => f.write_str("${request_id}")?,
                 Part::Variable(Variable::Header(name)) => write!(f, "${{header.{name}}}")?,
                 Part::Variable(Variable::Query(name)) => write!(f, "${{query.{name}}}")?,
             }
@@ -148,6 +156,7 @@ fn variable(name: &str) -> Result<Variable, String> {
         "client_ip" => Ok(Variable::ClientIp),
         "route" => Ok(Variable::Route),
         "grpc_method" => Ok(Variable::GrpcMethod),
+        "request_id" => Ok(Variable::RequestId),
         _ => {
             if let Some(header) = named("header.") {
                 http::HeaderName::from_bytes(header.as_bytes())
@@ -175,22 +184,27 @@ fn check_value(text: &str) -> Result<HeaderValue, String> {
     HeaderValue::from_str(text).map_err(|e| format!("`{text}`: {e}"))
 }
 
-fn value_of(variable: &Variable, sources: &Sources<'_>) -> Option<String> {
+/// Appends the variable's value to `out`; `None` when it has none.
+fn write_value(variable: &Variable, sources: &Sources<'_>, out: &mut String) -> Option<()> {
+    use std::fmt::Write;
+    let call = sources.call;
     match variable {
-        Variable::ClientIp => sources.call.client_addr.map(|ip| ip.to_string()),
-        Variable::Route => sources.call.route.as_deref().map(str::to_owned),
+        Variable::ClientIp => write!(out, "{}", call.client_addr?).ok()?,
+        Variable::Route => out.push_str(call.route.as_deref()?),
         Variable::GrpcMethod => {
-            let service = &*sources.call.grpc_service;
-            (service != "unknown").then(|| format!("{service}/{}", sources.call.grpc_method))
+            if &*call.grpc_service == "unknown" {
+                return None;
+            }
+            write!(out, "{}/{}", call.grpc_service, call.grpc_method).ok()?;
         }
-        Variable::Header(name) => sources
-            .request
-            .headers
-            .get(name.as_str())
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        Variable::Query(name) => query_value(sources.request.uri.query()?, name),
+        Variable::RequestId => out.push_str(call.request_id.as_deref()?),
+        Variable::Header(name) => {
+            let value = sources.request.headers.get(name.as_str())?;
+            out.push_str(value.to_str().ok()?);
+        }
+        Variable::Query(name) => out.push_str(&query_value(sources.request.uri.query()?, name)?),
     }
+    Some(())
 }
 
 /// The first value of `name` in a query string, percent-decoded (`+` is a
@@ -279,9 +293,11 @@ mod tests {
         assert!(Template::parse("${route").is_err());
         assert!(Template::parse("${header.}").is_err());
         assert!(Template::parse("caf\u{e9}").is_err());
-        let later = Template::parse("${request_id}").expect_err("not yet");
+        let later = Template::parse("${path.id}").expect_err("not yet");
         assert!(later.contains("not available"), "{later}");
-        assert!(Template::parse("${path.id}").is_err());
+        assert!(Template::parse("${request_id}")
+            .expect("known")
+            .uses_request_id());
         assert_eq!(
             Template::parse("plain").expect("valid").constant(),
             Some(&HeaderValue::from_static("plain"))

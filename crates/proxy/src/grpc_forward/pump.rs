@@ -111,6 +111,7 @@ pub(crate) async fn run<C: Caller>(
     let mut down_done = down.body_done();
     let start = upstream.next_start();
     let mut attempts = 1;
+    ctx.call.upstream_sent = Some(std::time::Instant::now());
     let mut stream = within(
         deadline,
         open_stream(pool, upstream, metrics, start, &request, down_done),
@@ -193,6 +194,7 @@ pub(crate) async fn run<C: Caller>(
                 }
             }
             Event::Up(Up::Header) => {
+                ctx.call.upstream_answered = Some(std::time::Instant::now());
                 let Some(mut header) = stream.session.response_header().cloned() else {
                     give_back(pool, stream).await;
                     return Err(
