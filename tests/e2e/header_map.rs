@@ -59,7 +59,7 @@ routes:
       - header_map:
           request:
             rename: {{ x-tenant: customerid }}
-            set: {{ x-q: "${{query.q}}", x-gateway: protogate }}
+            set: {{ x-q: "${{query.q}}", x-gateway: protogate, x-item: "item-${{path.id}}" }}
           response:
             set: {{ x-served-by: protogate }}
       - transcoder:
@@ -242,6 +242,7 @@ async fn rest_calls_get_the_rules_on_metadata_and_answer() {
     let got = seen.last().unwrap();
     assert_eq!(got["customerid"], "acme");
     assert_eq!(got["x-gateway"], "protogate");
+    assert_eq!(got["x-item"], "item-k-9", "a transcoder path variable");
     // Query values are percent-decoded; header values must be ASCII, so a
     // non-ASCII value skips the rule rather than mangling it.
     assert!(got.get("x-q").is_none(), "{got:?}");
@@ -293,7 +294,18 @@ routes:
     plugins:
       - transcoder: { bindings: [] }
       - header_map: { request: { set: { x-a: b } } }
-"#,
+  - name: c
+    match: { path_prefix: /v2/ }
+    upstream: demo
+    plugins:
+      - header_map: { request: { set: { x-a: "${path.nope}" } } }
+      - transcoder:
+          bindings: [{ rpc: protogate.testing.v1.EchoService/Echo, get: "/v2/{id}" }]
+descriptors:
+  - path: PROTOS/protogate/testing/v1/transcoding.proto
+    import_paths: [PROTOS]
+"#
+        .replace("PROTOS", &protos_dir()),
     )
     .unwrap();
     let (ok, text) = run(&["check", "--config", path.to_str().unwrap()]);
@@ -304,6 +316,10 @@ routes:
     );
     assert!(
         text.contains("rules.yaml:18:9: routes[1].plugins[1].header_map: header_map must come before transcoder"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rules.yaml:23:9: routes[2].plugins[0].header_map: no binding of this route's transcoder has the path variable `nope`; its path variables: id"),
         "{text}"
     );
     std::fs::write(

@@ -43,6 +43,10 @@ pub struct CallInfo {
     /// `request_id`): the caller's, or one the gateway made. The access log
     /// prints it.
     pub request_id: Option<Arc<str>>,
+    /// The path variables of a transcoded call, as its binding names them
+    /// (`id`, `product.id`) with their values: set by the transcoder once a
+    /// binding matched.
+    pub path_params: Vec<(String, String)>,
     /// When the request last went to the upstream (the last attempt).
     pub upstream_sent: Option<Instant>,
     /// When the upstream's response header arrived (for a call a plugin
@@ -66,6 +70,7 @@ impl CallInfo {
             http_status: None,
             error: None,
             request_id: None,
+            path_params: Vec::new(),
             upstream_sent: None,
             upstream_answered: None,
         }

@@ -47,6 +47,9 @@ pub fn compile(config: &GatewayConfig, d: &mut Decoder, metrics: &Arc<Metrics>) 
             continue; // the parser already reported the missing upstream
         };
         let configs = chain_configs(&globals, &plugins, matches_grpc_callers(&route.matcher));
+        if !check_path_variables(&configs, &catalog, &config.plugins, &route.plugins, d) {
+            continue;
+        }
         let grpc = configs
             .iter()
             .find_map(PluginConfig::as_grpc_proxy)
@@ -200,6 +203,63 @@ fn check_plugin_order(globals: &[PluginEntry], own: &[PluginEntry], d: &mut Deco
             );
         }
     }
+}
+
+/// `${path.NAME}` in a `header_map` template names a path variable of the
+/// route's transcoder bindings: checked at load, reported at the
+/// `header_map` entry. False when a name is not there.
+fn check_path_variables(
+    configs: &[PluginConfig],
+    catalog: &Catalog,
+    globals: &[PluginEntry],
+    own: &[PluginEntry],
+    d: &mut Decoder,
+) -> bool {
+    let Some(header_map) = configs.iter().find_map(PluginConfig::as_header_map) else {
+        return true;
+    };
+    let wanted = header_map.path_variables();
+    if wanted.is_empty() {
+        return true;
+    }
+    let known = configs
+        .iter()
+        .find_map(PluginConfig::as_transcoder)
+        .map(|t| protogate_plugin_transcoder::path_variables(t, catalog));
+    let missing: Vec<&str> = match &known {
+        Some(known) => wanted
+            .iter()
+            .copied()
+            .filter(|w| !known.contains(*w))
+            .collect(),
+        None => wanted.clone(),
+    };
+    if missing.is_empty() {
+        return true;
+    }
+    let entry = own
+        .iter()
+        .chain(globals)
+        .find(|e| e.name == protogate_plugin_header_map::NAME);
+    let message = match &known {
+        None => format!(
+            "`${{path.{}}}` needs a transcoder on this route (path variables come from its bindings)",
+            missing[0]
+        ),
+        Some(known) => format!(
+            "no binding of this route's transcoder has the path variable `{}`; its path variables: {}",
+            missing[0],
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.iter().cloned().collect::<Vec<_>>().join(", ")
+            }
+        ),
+    };
+    if let Some(entry) = entry {
+        d.error(entry.span, &entry.path, message);
+    }
+    false
 }
 
 fn decode_plugins(entries: &[PluginEntry], d: &mut Decoder) -> Vec<PluginConfig> {

@@ -89,6 +89,22 @@ impl PluginConfig {
         }
     }
 
+    /// The `header_map` settings, if this is that plugin.
+    pub fn as_header_map(&self) -> Option<&HeaderMapConfig> {
+        match self {
+            Self::HeaderMap(settings) => Some(settings),
+            _ => None,
+        }
+    }
+
+    /// The `transcoder` settings, if this is that plugin.
+    pub fn as_transcoder(&self) -> Option<&TranscoderConfig> {
+        match self {
+            Self::Transcoder(settings) => Some(settings),
+            _ => None,
+        }
+    }
+
     /// The default configuration of `grpc_proxy`, given to every route that
     /// matches gRPC callers and does not name it.
     pub fn default_grpc_proxy() -> Self {

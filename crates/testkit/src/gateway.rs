@@ -268,7 +268,12 @@ impl Gateway {
                 if stream.is_err() {
                     return false;
                 }
-                HttpClient::http1().get(&url).await.status == 200
+                // Whatever answers may not be this gateway (a port another
+                // test took meanwhile): a failed exchange is "not ready".
+                HttpClient::http1()
+                    .try_send(http::Method::GET, &url, &[], bytes::Bytes::new())
+                    .await
+                    .is_ok_and(|reply| reply.status == 200)
             });
             if let Ok(true) = probe.await {
                 return true;

@@ -58,21 +58,39 @@ impl HttpClient {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> HttpReply {
+        self.try_send(method, url, headers, body)
+            .await
+            .expect("HTTP request")
+    }
+
+    /// As [`HttpClient::send`], with a failed exchange as an error (for
+    /// probes, where whatever answers may not be the expected server).
+    pub async fn try_send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Result<HttpReply, String> {
         let mut request = Request::builder().method(method).uri(url);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let request = request.body(Full::new(body.into())).expect("valid request");
-        let response = self.client.request(request).await.expect("HTTP request");
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| e.to_string())?;
         let (parts, body) = response.into_parts();
-        let collected = body.collect().await.expect("read body");
+        let collected = body.collect().await.map_err(|e| e.to_string())?;
         let trailers = collected.trailers().cloned();
-        HttpReply {
+        Ok(HttpReply {
             status: parts.status,
             headers: parts.headers,
             body: collected.to_bytes(),
             trailers,
-        }
+        })
     }
 
     /// Sends a request and returns the response as soon as its header

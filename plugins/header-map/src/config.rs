@@ -30,6 +30,21 @@ pub struct HeaderMapConfig {
     pub gateway_headers: GatewayHeaders,
 }
 
+impl HeaderMapConfig {
+    /// The transcoder path variables (`${path.NAME}`) any rule names: they
+    /// are only known once the transcoder matched a binding, so the rules
+    /// that use them are evaluated then, and the route must have one.
+    pub fn path_variables(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = [&self.request, &self.response, &self.trailers]
+            .into_iter()
+            .flat_map(Rules::path_variables)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
+
 /// `gateway_headers: true | { via: true, latency: true }`: off by default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GatewayHeaders {

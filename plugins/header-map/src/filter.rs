@@ -12,7 +12,7 @@ use protogate_core::{
 
 use crate::config::HeaderMapConfig;
 use crate::request_id;
-use crate::rules::Values;
+use crate::rules::{Rules, Values};
 use crate::template::Sources;
 
 /// The header rules of one route.
@@ -20,6 +20,10 @@ use crate::template::Sources;
 pub struct HeaderMapper {
     config: HeaderMapConfig,
     hooks: Hooks,
+    /// A template names a transcoder path variable: values are evaluated
+    /// when the rules apply (the transcoder has matched its binding by then),
+    /// from a copy of the caller's request kept for that.
+    late: bool,
     /// A request rule writes `host`: the upstream's `:authority` follows it.
     writes_host: bool,
 }
@@ -49,9 +53,11 @@ impl HeaderMapper {
             hooks = hooks | Hooks::RESPONSE_TRAILERS;
         }
         let writes_host = config.request.writes("host");
+        let late = !config.path_variables().is_empty();
         Self {
             config,
             hooks,
+            late,
             writes_host,
         }
     }
@@ -91,6 +97,18 @@ pub struct CallValues {
     trailers: Values,
     /// The `via` entry for this call (`1.1 protogate`), when on.
     via: Option<HeaderValue>,
+    /// The caller's request, kept when values are evaluated late.
+    caller: Option<RequestHeader>,
+}
+
+/// Evaluates one section's values late (see [`HeaderMapper`]), once.
+fn late_values(rules: &Rules, slot: &mut Values, caller: Option<&RequestHeader>, call: &CallInfo) {
+    if !slot.is_empty() || !rules.needs_values() {
+        return;
+    }
+    if let Some(request) = caller {
+        *slot = rules.evaluate(&Sources { call, request });
+    }
 }
 
 #[async_trait]
@@ -123,6 +141,10 @@ impl Plugin for HeaderMapper {
             };
             state.via = HeaderValue::from_str(&format!("{version} protogate")).ok();
         }
+        if self.late {
+            state.caller = Some(cx.downstream.req_header().clone());
+            return Ok(Flow::Continue);
+        }
         let sources = Sources {
             call: cx.call,
             request: cx.downstream.req_header(),
@@ -153,6 +175,10 @@ impl Plugin for HeaderMapper {
         if let Some(via) = &state.via {
             let _ = request.append_header(VIA, via.clone());
         }
+        if self.late {
+            let caller = state.caller.as_ref();
+            late_values(&self.config.request, &mut state.request, caller, call);
+        }
         self.config.request.apply(request, &state.request);
         if self.writes_host {
             point_authority_at_host(request);
@@ -179,6 +205,11 @@ impl Plugin for HeaderMapper {
         if self.config.gateway_headers.latency {
             add_latency(call, response);
         }
+        if self.late {
+            let caller = state.caller.as_ref();
+            late_values(&self.config.response, &mut state.response, caller, call);
+            late_values(&self.config.trailers, &mut state.trailers, caller, call);
+        }
         self.config.response.apply(response, &state.response);
         if response.headers.contains_key("grpc-status") {
             self.config.trailers.apply(response, &state.trailers);
@@ -189,9 +220,13 @@ impl Plugin for HeaderMapper {
     fn response_trailers(
         &self,
         state: &mut CallValues,
-        _call: &mut CallInfo,
+        call: &mut CallInfo,
         trailers: &mut HeaderMap,
     ) -> Result<(), GatewayError> {
+        if self.late {
+            let caller = state.caller.as_ref();
+            late_values(&self.config.trailers, &mut state.trailers, caller, call);
+        }
         self.config.trailers.apply(trailers, &state.trailers);
         Ok(())
     }

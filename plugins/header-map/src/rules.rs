@@ -130,6 +130,14 @@ impl Rules {
         }
     }
 
+    /// The path variables the rules' values name.
+    pub fn path_variables(&self) -> impl Iterator<Item = &str> {
+        self.set
+            .iter()
+            .chain(&self.add)
+            .flat_map(|(_, t)| t.path_variables())
+    }
+
     /// Whether a rule's value names `${request_id}`.
     pub fn uses_request_id(&self) -> bool {
         self.set

@@ -9,11 +9,8 @@ use percent_encoding::percent_decode_str;
 use protogate_core::{CallInfo, RequestHeader};
 
 /// The variables a template may name.
-pub const VARIABLES: &str = "client_ip, route, grpc_method, request_id, header.NAME, query.NAME";
-
-/// Variables of the contract that this build does not fill in yet: refused
-/// with a clear message rather than left empty.
-const NOT_YET: &[&str] = &["path."];
+pub const VARIABLES: &str =
+    "client_ip, route, grpc_method, request_id, header.NAME, query.NAME, path.NAME";
 
 /// One variable.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +27,9 @@ pub enum Variable {
     Header(String),
     /// A query parameter of the caller's URL (percent-decoded).
     Query(String),
+    /// A path variable of the transcoder binding that matched (`id`,
+    /// `product.id`).
+    Path(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,6 +97,14 @@ impl Template {
         self.constant.is_none()
     }
 
+    /// The path variables the template names (`${path.NAME}`).
+    pub fn path_variables(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Variable(Variable::Path(name)) => Some(name.as_str()),
+            _ => None,
+        })
+    }
+
     /// Whether the template names `${request_id}`.
     pub fn uses_request_id(&self) -> bool {
         self.parts.contains(&Part::Variable(Variable::RequestId))
@@ -136,6 +144,7 @@ impl std::fmt::Display for Template {
                 Part::Variable(Variable::RequestId) => f.write_str("${request_id}")?,
                 Part::Variable(Variable::Header(name)) => write!(f, "${{header.{name}}}")?,
                 Part::Variable(Variable::Query(name)) => write!(f, "${{query.{name}}}")?,
+                Part::Variable(Variable::Path(name)) => write!(f, "${{path.{name}}}")?,
             }
         }
         Ok(())
@@ -143,14 +152,6 @@ impl std::fmt::Display for Template {
 }
 
 fn variable(name: &str) -> Result<Variable, String> {
-    if NOT_YET
-        .iter()
-        .any(|n| name == *n || (n.ends_with('.') && name.starts_with(n)))
-    {
-        return Err(format!(
-            "`${{{name}}}` is not available in this version of protogate yet"
-        ));
-    }
     let named = |prefix: &str| name.strip_prefix(prefix).filter(|n| !n.is_empty());
     match name {
         "client_ip" => Ok(Variable::ClientIp),
@@ -164,6 +165,8 @@ fn variable(name: &str) -> Result<Variable, String> {
                 Ok(Variable::Header(header.to_ascii_lowercase()))
             } else if let Some(query) = named("query.") {
                 Ok(Variable::Query(query.to_owned()))
+            } else if let Some(path) = named("path.") {
+                Ok(Variable::Path(path.to_owned()))
             } else {
                 Err(format!(
                     "unknown template variable `${{{name}}}`; expected one of: {VARIABLES}"
@@ -203,6 +206,10 @@ fn write_value(variable: &Variable, sources: &Sources<'_>, out: &mut String) -> 
             out.push_str(value.to_str().ok()?);
         }
         Variable::Query(name) => out.push_str(&query_value(sources.request.uri.query()?, name)?),
+        Variable::Path(name) => {
+            let (_, value) = call.path_params.iter().find(|(n, _)| n == name)?;
+            out.push_str(value);
+        }
     }
     Some(())
 }
@@ -293,8 +300,8 @@ mod tests {
         assert!(Template::parse("${route").is_err());
         assert!(Template::parse("${header.}").is_err());
         assert!(Template::parse("caf\u{e9}").is_err());
-        let later = Template::parse("${path.id}").expect_err("not yet");
-        assert!(later.contains("not available"), "{later}");
+        let path = Template::parse("x-${path.product.id}").expect("a path variable");
+        assert_eq!(path.path_variables().collect::<Vec<_>>(), ["product.id"]);
         assert!(Template::parse("${request_id}")
             .expect("known")
             .uses_request_id());

@@ -74,7 +74,7 @@ fn every_bad_rule_is_reported_with_its_position() {
             "x.yaml:3:18: header_map.request.remove: `grpc-timeout` is reserved for gRPC; list it under `allow_reserved` to change it",
             "x.yaml:4:15: header_map.request.rename: `X-Tenant` is not a valid metadata name: use lower case letters, digits, `_`, `.` and `-`",
             "x.yaml:5:12: header_map.request.set: `:authority` is a pseudo-header and cannot be changed (set `host` to change `:authority`)",
-            "x.yaml:5:35: header_map.request.set.x-ok: unknown template variable `${client_address}`; expected one of: client_ip, route, grpc_method, request_id, header.NAME, query.NAME",
+            "x.yaml:5:35: header_map.request.set.x-ok: unknown template variable `${client_address}`; expected one of: client_ip, route, grpc_method, request_id, header.NAME, query.NAME, path.NAME",
             "x.yaml:5:68: header_map.request.set.x-data-bin: `x-data-bin` is binary metadata: its value must be base64",
             "x.yaml:7:5: header_map.response.sett: unknown key `sett`; expected one of: remove, rename, set, add, allow_reserved; did you mean `set`?",
         ],

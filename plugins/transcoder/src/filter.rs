@@ -138,6 +138,13 @@ impl Transcoder {
         cx.call.grpc_service = binding.service_label.clone();
         cx.call.grpc_method = binding.method_label.clone();
         cx.call.rpc_kind = Some(binding.kind);
+        cx.call.path_params = captures
+            .iter()
+            .filter_map(|(index, value)| {
+                let variable = binding.template.variables.get(*index)?;
+                Some((variable.field_path_text(), value.clone()))
+            })
+            .collect();
         if binding.kind.client_streaming() {
             let request = upstream_request(binding, cx.downstream.req_header())?;
             let mut upstream = cx.open_upstream(request).await?;

@@ -37,6 +37,25 @@ use protogate_grpc::catalog::Catalog;
 /// The plugin's name in the config file.
 pub const NAME: &str = "transcoder";
 
+/// The path variables (`id`, `product.id`) of every binding `config` makes
+/// against `catalog`: what `header_map` templates may name as
+/// `${path.NAME}`. Problems with the bindings are reported by [`build`],
+/// not here.
+pub fn path_variables(
+    config: &TranscoderConfig,
+    catalog: &Catalog,
+) -> std::collections::BTreeSet<String> {
+    let mut quiet = Decoder::new(std::path::PathBuf::new());
+    let Some(table) = bindings::BindingTable::build(config, catalog, &mut quiet) else {
+        return Default::default();
+    };
+    table
+        .iter()
+        .flat_map(|binding| binding.template.variables.iter())
+        .map(template::Variable::field_path_text)
+        .collect()
+}
+
 /// Builds the plugin for one route: resolves its bindings against
 /// `catalog`, recording every problem in `d`. `None` when any failed.
 pub fn build(config: &TranscoderConfig, catalog: &Catalog, d: &mut Decoder) -> Option<Transcoder> {
