@@ -11,10 +11,12 @@ use protogate_core::{CallInfo, RequestHeader};
 use protogate_plugin_header_map::template::Sources;
 use protogate_plugin_header_map::HeaderMapConfig;
 
-/// The first ```yaml block of the README.
+/// The ```yaml block under the README's "## Example".
 fn readme_example() -> String {
     let readme = include_str!("../README.md");
-    let start = readme.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let example = readme.find("## Example").expect("an example section");
+    let start =
+        readme[example..].find("```yaml\n").expect("a yaml block") + example + "```yaml\n".len();
     let end = readme[start..].find("```").expect("closed block") + start;
     readme[start..end].to_owned()
 }
