@@ -105,6 +105,27 @@ fn bench(c: &mut Criterion) {
             )
         });
     }
+    // The two halves on their own, HTTP/2: evaluating the templates, and
+    // applying the rules with the values in hand.
+    let caller = request(false);
+    let sources = Sources {
+        call: &call,
+        request: &caller,
+    };
+    group.bench_function("evaluate_only", |b| {
+        b.iter(|| std::hint::black_box(config.request.evaluate(&sources)))
+    });
+    let values = config.request.evaluate(&sources);
+    group.bench_function("apply_only_h2", |b| {
+        b.iter_batched_ref(
+            || caller.clone(),
+            |upstream| {
+                config.request.apply(upstream, &values);
+                std::hint::black_box(upstream);
+            },
+            BatchSize::SmallInput,
+        )
+    });
     group.finish();
 }
 
