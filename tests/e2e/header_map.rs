@@ -58,10 +58,13 @@ routes:
     plugins:
       - header_map:
           request:
+            remove: [x-internal-debug]
             rename: {{ x-tenant: customerid }}
             set: {{ x-q: "${{query.q}}", x-gateway: protogate, x-item: "item-${{path.id}}" }}
+            add: {{ x-via: protogate }}
           response:
             set: {{ x-served-by: protogate }}
+            add: {{ x-hop: "1" }}
       - transcoder:
           unknown_fields: ignore       # `q` is for the header rule, not the message
           bindings:
@@ -232,14 +235,27 @@ async fn rest_calls_get_the_rules_on_metadata_and_answer() {
         .send(
             Method::POST,
             &format!("{}/v1/echo/k-9?q=caf%C3%A9", gateway.url()),
-            &[("content-type", "application/json"), ("x-tenant", "acme")],
+            &[
+                ("content-type", "application/json"),
+                ("x-tenant", "acme"),
+                ("x-internal-debug", "1"),
+                ("x-via", "edge"),
+            ],
             Bytes::from_static(b"{\"name\":\"n\"}"),
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.headers["x-served-by"], "protogate");
+    assert_eq!(reply.headers["x-hop"], "1");
     let seen = raw.seen();
     let got = seen.last().unwrap();
+    assert!(got.get("x-internal-debug").is_none(), "removed");
+    let via: Vec<_> = got.get_all("x-via").iter().collect();
+    assert_eq!(
+        via,
+        ["edge", "protogate"],
+        "add appends to the forwarded header"
+    );
     assert_eq!(got["customerid"], "acme");
     assert_eq!(got["x-gateway"], "protogate");
     assert_eq!(got["x-item"], "item-k-9", "a transcoder path variable");
