@@ -12,7 +12,7 @@ use protogate_core::{
 
 use crate::config::HeaderMapConfig;
 use crate::request_id;
-use crate::rules::{Rules, Values};
+use crate::rules::{Headers, Name, Rules, Values};
 use crate::template::Sources;
 
 /// The header rules of one route.
@@ -26,6 +26,10 @@ pub struct HeaderMapper {
     late: bool,
     /// A request rule writes `host`: the upstream's `:authority` follows it.
     writes_host: bool,
+    /// The request id's header (`request_id`), ready to write.
+    request_id: Option<Name>,
+    /// `via`, ready to write (`gateway_headers.via`).
+    via: Option<Name>,
 }
 
 impl HeaderMapper {
@@ -54,11 +58,28 @@ impl HeaderMapper {
         }
         let writes_host = config.request.writes("host");
         let late = !config.path_variables().is_empty();
+        let request_id = config.request_id.clone().map(Name::new);
+        let via = gateway.via.then(|| Name::new(VIA));
         Self {
             config,
             hooks,
             late,
             writes_host,
+            request_id,
+            via,
+        }
+    }
+}
+
+impl HeaderMapper {
+    /// The call's request id and `via` entry, on the upstream request and on
+    /// the answer alike.
+    fn stamp(&self, state: &CallValues, headers: &mut impl Headers) {
+        if let (Some(name), Some(id)) = (&self.request_id, &state.request_id) {
+            headers.set(name, id.clone());
+        }
+        if let (Some(name), Some(via)) = (&self.via, &state.via) {
+            headers.add(name, via.clone());
         }
     }
 }
@@ -95,6 +116,8 @@ pub struct CallValues {
     request: Values,
     response: Values,
     trailers: Values,
+    /// The call's request id as a header value, when on.
+    request_id: Option<HeaderValue>,
     /// The `via` entry for this call (`1.1 protogate`), when on.
     via: Option<HeaderValue>,
     /// The caller's request, kept when values are evaluated late.
@@ -131,7 +154,10 @@ impl Plugin for HeaderMapper {
         let config = &self.config;
         if let Some(header) = &config.request_id {
             let incoming = cx.downstream.req_header().headers.get(header);
-            cx.call.request_id = Some(Arc::from(request_id::accept_or_make(incoming)));
+            let id = request_id::accept_or_make(incoming);
+            // Visible ASCII by construction: always a valid value.
+            state.request_id = HeaderValue::from_str(&id).ok();
+            cx.call.request_id = Some(Arc::from(id));
         }
         if config.gateway_headers.via {
             let version = match cx.downstream.req_header().version {
@@ -167,14 +193,7 @@ impl Plugin for HeaderMapper {
         call: &mut CallInfo,
         request: &mut RequestHeader,
     ) -> Result<(), GatewayError> {
-        if let (Some(header), Some(id)) = (&self.config.request_id, &call.request_id) {
-            if let Ok(value) = HeaderValue::from_str(id) {
-                let _ = request.insert_header(header.clone(), value);
-            }
-        }
-        if let Some(via) = &state.via {
-            let _ = request.append_header(VIA, via.clone());
-        }
+        self.stamp(state, request);
         if self.late {
             let caller = state.caller.as_ref();
             late_values(&self.config.request, &mut state.request, caller, call);
@@ -194,14 +213,7 @@ impl Plugin for HeaderMapper {
         call: &mut CallInfo,
         response: &mut ResponseHeader,
     ) -> Result<(), GatewayError> {
-        if let (Some(header), Some(id)) = (&self.config.request_id, &call.request_id) {
-            if let Ok(value) = HeaderValue::from_str(id) {
-                let _ = response.insert_header(header.clone(), value);
-            }
-        }
-        if let Some(via) = &state.via {
-            let _ = response.append_header(VIA, via.clone());
-        }
+        self.stamp(state, response);
         if self.config.gateway_headers.latency {
             add_latency(call, response);
         }

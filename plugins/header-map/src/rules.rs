@@ -35,7 +35,8 @@ pub struct Name {
 }
 
 impl Name {
-    fn new(header: HeaderName) -> Self {
+    /// The name in both forms, built once (at load).
+    pub fn new(header: HeaderName) -> Self {
         let wire = Bytes::copy_from_slice(header.as_str().as_bytes());
         Self { header, wire }
     }

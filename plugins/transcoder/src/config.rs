@@ -50,6 +50,18 @@ pub struct JsonSettings {
     pub enums: EnumStyle,
 }
 
+impl JsonSettings {
+    /// prost-reflect's printing options for these settings (64-bit integers
+    /// as strings, as proto3 JSON requires).
+    pub fn serialize_options(&self) -> prost_reflect::SerializeOptions {
+        prost_reflect::SerializeOptions::new()
+            .stringify_64_bit_integers(true)
+            .use_enum_numbers(self.enums == EnumStyle::Number)
+            .use_proto_field_name(self.field_names == FieldNames::Proto)
+            .skip_default_fields(!self.emit_defaults)
+    }
+}
+
 impl Default for JsonSettings {
     fn default() -> Self {
         Self {

@@ -17,7 +17,7 @@ use protogate_grpc::status::parse_grpc_status;
 use std::sync::Arc;
 
 use crate::bindings::is_http_body;
-use crate::config::{EnumStyle, FieldNames, JsonSettings};
+use crate::config::{FieldNames, JsonSettings};
 use crate::wire_json::{Scratch, WirePrinter};
 
 /// A REST answer body.
@@ -49,11 +49,7 @@ impl Printer {
         settings: &JsonSettings,
         roots: impl IntoIterator<Item = MessageDescriptor>,
     ) -> Self {
-        let options = SerializeOptions::new()
-            .stringify_64_bit_integers(true)
-            .use_enum_numbers(settings.enums == EnumStyle::Number)
-            .use_proto_field_name(settings.field_names == FieldNames::Proto)
-            .skip_default_fields(!settings.emit_defaults);
+        let options = settings.serialize_options();
         Self {
             options,
             proto_names: settings.field_names == FieldNames::Proto,

@@ -126,11 +126,7 @@ impl WirePrinter {
         roots: impl IntoIterator<Item = MessageDescriptor>,
         settings: &JsonSettings,
     ) -> Self {
-        let options = SerializeOptions::new()
-            .stringify_64_bit_integers(true)
-            .use_enum_numbers(settings.enums == EnumStyle::Number)
-            .use_proto_field_name(settings.field_names == FieldNames::Proto)
-            .skip_default_fields(!settings.emit_defaults);
+        let options = settings.serialize_options();
         let mut plans = HashMap::new();
         let mut todo: Vec<MessageDescriptor> = roots.into_iter().collect();
         while let Some(message) = todo.pop() {
