@@ -12,6 +12,7 @@
 pub mod config;
 mod filter;
 pub mod names;
+mod parts;
 pub mod request_id;
 pub mod rules;
 pub mod template;

@@ -57,9 +57,31 @@ pub trait Headers {
     fn set(&mut self, name: &Name, value: HeaderValue);
     /// Appends `value` under `name`.
     fn add(&mut self, name: &Name, value: HeaderValue);
+    /// Moves every value of `from` to `to`, replacing `to`'s values; does
+    /// nothing when `from` is absent.
+    fn rename(&mut self, from: &HeaderName, to: &Name) {
+        let moved = self.values(from);
+        if moved.is_empty() {
+            return;
+        }
+        self.remove(from);
+        self.remove(&to.header);
+        for value in moved {
+            self.add(to, value);
+        }
+    }
     /// Makes room for `additional` more names, so applying the rules grows
     /// the map at most once (Pingora's headers offer no way to).
     fn reserve(&mut self, _additional: usize) {}
+    /// Runs `rules` over these headers, one write at a time. Pingora's
+    /// headers edit their inner `HeaderMap` instead when they can
+    /// ([`crate::parts`]).
+    fn apply_rules(&mut self, rules: &Rules, values: &[Option<HeaderValue>])
+    where
+        Self: Sized,
+    {
+        rules.apply_each(self, values);
+    }
 }
 
 impl Rules {
@@ -97,20 +119,19 @@ impl Rules {
     /// Applies the rules to `headers`. `values` are the call's evaluated
     /// templates; a templated rule without a value is skipped.
     pub fn apply(&self, headers: &mut impl Headers, values: &[Option<HeaderValue>]) {
+        if !self.is_empty() {
+            headers.apply_rules(self, values);
+        }
+    }
+
+    /// [`Self::apply`], through the [`Headers`] operations.
+    fn apply_each(&self, headers: &mut impl Headers, values: &[Option<HeaderValue>]) {
         headers.reserve(self.rename.len() + self.set.len() + self.add.len());
         for name in &self.remove {
             headers.remove(name);
         }
         for (from, to) in &self.rename {
-            let moved = headers.values(from);
-            if moved.is_empty() {
-                continue;
-            }
-            headers.remove(from);
-            headers.remove(&to.header);
-            for value in moved {
-                headers.add(to, value);
-            }
+            headers.rename(from, to);
         }
         let value_of = |index: usize, template: &Template| {
             template
@@ -291,15 +312,38 @@ impl Headers for HeaderMap {
     fn add(&mut self, name: &Name, value: HeaderValue) {
         self.append(name.header.clone(), value);
     }
+    /// Through the entry API: one lookup per name instead of four.
+    fn rename(&mut self, from: &HeaderName, to: &Name) {
+        let http::header::Entry::Occupied(entry) = self.entry(from) else {
+            return;
+        };
+        let (_, mut moved) = entry.remove_entry_mult();
+        let Some(first) = moved.next() else {
+            return;
+        };
+        // The drain holds the map: collect the rest before writing.
+        let rest: Vec<HeaderValue> = moved.collect();
+        match self.entry(to.header.clone()) {
+            http::header::Entry::Occupied(mut entry) => {
+                entry.insert(first);
+                rest.into_iter().for_each(|v| entry.append(v));
+            }
+            http::header::Entry::Vacant(entry) => {
+                let mut entry = entry.insert_entry(first);
+                rest.into_iter().for_each(|v| entry.append(v));
+            }
+        }
+    }
     fn reserve(&mut self, additional: usize) {
         HeaderMap::reserve(self, additional);
     }
 }
 
 /// Pingora's headers keep a case map for HTTP/1 beside the `HeaderMap`:
-/// go through their own methods so both stay in step.
+/// single writes go through their own methods so both stay in step; a
+/// whole section edits the inner map when there is no case map to keep.
 macro_rules! pingora_headers {
-    ($type:ty) => {
+    ($type:ty, $edit:path) => {
         impl Headers for $type {
             fn values(&self, name: &HeaderName) -> Vec<HeaderValue> {
                 self.headers.get_all(name).iter().cloned().collect()
@@ -314,9 +358,14 @@ macro_rules! pingora_headers {
             fn add(&mut self, name: &Name, value: HeaderValue) {
                 let _ = self.append_header(name.wire.clone(), value);
             }
+            fn apply_rules(&mut self, rules: &Rules, values: &[Option<HeaderValue>]) {
+                if let Err(_slow) = $edit(self, |map| rules.apply_each(map, values)) {
+                    rules.apply_each(self, values);
+                }
+            }
         }
     };
 }
 
-pingora_headers!(protogate_core::RequestHeader);
-pingora_headers!(protogate_core::ResponseHeader);
+pingora_headers!(protogate_core::RequestHeader, crate::parts::edit_request);
+pingora_headers!(protogate_core::ResponseHeader, crate::parts::edit_response);

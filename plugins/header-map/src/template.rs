@@ -23,8 +23,8 @@ pub enum Variable {
     GrpcMethod,
     /// The call's request id (`header_map`'s `request_id` must be on).
     RequestId,
-    /// A request header of the caller (lower case).
-    Header(String),
+    /// A request header of the caller.
+    Header(http::HeaderName),
     /// A query parameter of the caller's URL (percent-decoded).
     Query(String),
     /// A path variable of the transcoder binding that matched (`id`,
@@ -117,6 +117,13 @@ impl Template {
         if let Some(constant) = &self.constant {
             return Some(constant.clone());
         }
+        if let [Part::Variable(Variable::Header(name))] = self.parts.as_slice() {
+            // The caller's value as it is (a shared-bytes clone), when it
+            // passes the same check as a built value.
+            let value = sources.request.headers.get(name)?;
+            let visible = value.as_bytes().iter().all(|b| (0x20..=0x7e).contains(b));
+            return visible.then(|| value.clone());
+        }
         let mut out = String::with_capacity(64);
         for part in &self.parts {
             match part {
@@ -160,9 +167,9 @@ fn variable(name: &str) -> Result<Variable, String> {
         "request_id" => Ok(Variable::RequestId),
         _ => {
             if let Some(header) = named("header.") {
-                http::HeaderName::from_bytes(header.as_bytes())
+                let header = http::HeaderName::from_bytes(header.as_bytes())
                     .map_err(|_| format!("`{header}` in `${{{name}}}` is not a header name"))?;
-                Ok(Variable::Header(header.to_ascii_lowercase()))
+                Ok(Variable::Header(header))
             } else if let Some(query) = named("query.") {
                 Ok(Variable::Query(query.to_owned()))
             } else if let Some(path) = named("path.") {
@@ -192,7 +199,10 @@ fn write_value(variable: &Variable, sources: &Sources<'_>, out: &mut String) -> 
     use std::fmt::Write;
     let call = sources.call;
     match variable {
-        Variable::ClientIp => write!(out, "{}", call.client_addr?).ok()?,
+        Variable::ClientIp => match call.client_addr? {
+            std::net::IpAddr::V4(v4) => push_ipv4(out, v4),
+            v6 => write!(out, "{v6}").ok()?,
+        },
         Variable::Route => out.push_str(call.route.as_deref()?),
         Variable::GrpcMethod => {
             if &*call.grpc_service == "unknown" {
@@ -202,7 +212,7 @@ fn write_value(variable: &Variable, sources: &Sources<'_>, out: &mut String) -> 
         }
         Variable::RequestId => out.push_str(call.request_id.as_deref()?),
         Variable::Header(name) => {
-            let value = sources.request.headers.get(name.as_str())?;
+            let value = sources.request.headers.get(name)?;
             out.push_str(value.to_str().ok()?);
         }
         Variable::Query(name) => out.push_str(&query_value(sources.request.uri.query()?, name)?),
@@ -212,6 +222,23 @@ fn write_value(variable: &Variable, sources: &Sources<'_>, out: &mut String) -> 
         }
     }
     Some(())
+}
+
+/// Writes an IPv4 address in dotted decimal without going through
+/// `fmt` (a third of what evaluating `${client_ip}` cost).
+fn push_ipv4(out: &mut String, ip: std::net::Ipv4Addr) {
+    for (index, octet) in ip.octets().into_iter().enumerate() {
+        if index > 0 {
+            out.push('.');
+        }
+        if octet >= 100 {
+            out.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            out.push(char::from(b'0' + octet / 10 % 10));
+        }
+        out.push(char::from(b'0' + octet % 10));
+    }
 }
 
 /// The first value of `name` in a query string, percent-decoded (`+` is a
@@ -244,6 +271,42 @@ mod tests {
                 .expect("header");
         }
         request
+    }
+
+    #[test]
+    fn ipv4_is_written_as_display_writes_it() {
+        for text in ["0.0.0.0", "10.1.2.3", "192.168.100.255", "1.20.255.9"] {
+            let ip: std::net::Ipv4Addr = text.parse().expect("ip");
+            let mut out = String::new();
+            push_ipv4(&mut out, ip);
+            assert_eq!(out, ip.to_string());
+        }
+    }
+
+    #[test]
+    fn a_lone_header_template_passes_the_value_or_skips_it() {
+        let template = Template::parse("${header.x-tenant}").expect("valid");
+        let call = CallInfo::default();
+        let plain = request("/", &[("x-tenant", "acme corp")]);
+        let value = template.evaluate(&Sources {
+            call: &call,
+            request: &plain,
+        });
+        assert_eq!(value.expect("a value"), "acme corp");
+        let mut tab = request("/", &[]);
+        tab.insert_header("x-tenant", HeaderValue::from_static("a\tb"))
+            .expect("header");
+        let skipped = template.evaluate(&Sources {
+            call: &call,
+            request: &tab,
+        });
+        assert_eq!(skipped, None, "a tab is not gRPC text metadata");
+        let absent = request("/", &[]);
+        let none = template.evaluate(&Sources {
+            call: &call,
+            request: &absent,
+        });
+        assert_eq!(none, None);
     }
 
     #[test]

@@ -124,3 +124,71 @@ fn rules_apply_remove_rename_set_add_in_that_order() {
     assert_eq!(trailers["grpc-status"], "0");
     assert_eq!(trailers["x-data-bin"], "AAEC");
 }
+
+/// The three kinds of header the rules edit (a plain map, Pingora's
+/// headers edited through their inner map, and Pingora's headers with an
+/// HTTP/1 case map, edited through its API) end up the same.
+#[test]
+fn every_header_kind_gets_the_same_result() {
+    let (decoded, errors) = decode(
+        r#"header_map:
+  request:
+    remove: [x-drop]
+    rename: { x-old: x-new }
+    set: { x-set: one }
+    add: { x-new: appended }
+"#,
+    );
+    let config = decoded.unwrap_or_else(|| panic!("{errors}"));
+    let fill = |put: &mut dyn FnMut(&'static str, &'static str)| {
+        put("x-drop", "gone");
+        put("x-old", "first");
+        put("x-old", "second");
+        put("x-new", "replaced");
+        put("x-set", "replaced too");
+        put("x-keep", "kept");
+    };
+    let expected = [
+        ("x-keep", vec!["kept"]),
+        ("x-new", vec!["first", "second", "appended"]),
+        ("x-set", vec!["one"]),
+    ];
+    let check = |kind: &str, headers: &HeaderMap| {
+        let mut names: Vec<&str> = headers.keys().map(|n| n.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["x-keep", "x-new", "x-set"], "{kind}");
+        for (name, values) in &expected {
+            let got: Vec<_> = headers.get_all(*name).iter().collect();
+            assert_eq!(&got, values, "{kind}: {name}");
+        }
+    };
+
+    let mut map = HeaderMap::new();
+    fill(&mut |n, v| {
+        map.append(n, HeaderValue::from_static(v));
+    });
+    config.request.apply(&mut map, &[]);
+    check("http::HeaderMap", &map);
+
+    for (kind, mut request) in [
+        (
+            "no case map",
+            RequestHeader::build_no_case(http::Method::POST, b"/a.B/C", None).unwrap(),
+        ),
+        (
+            "case map",
+            RequestHeader::build(http::Method::POST, b"/a.B/C", None).unwrap(),
+        ),
+    ] {
+        fill(&mut |n, v| {
+            request.append_header(n, v).unwrap();
+        });
+        config.request.apply(&mut request, &[]);
+        check(kind, &request.headers);
+        assert_eq!(request.raw_path(), b"/a.B/C", "{kind}");
+        let mut wire = bytes::BytesMut::new();
+        request.header_to_h1_wire(&mut wire);
+        let wire = String::from_utf8(wire.to_vec()).unwrap();
+        assert!(wire.contains("x-new: first\r\n"), "{kind}: {wire}");
+    }
+}

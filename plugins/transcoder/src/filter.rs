@@ -91,8 +91,7 @@ impl Transcoder {
         {
             return Ok(None);
         }
-        let mut header = ResponseHeader::build(200, Some(4))
-            .map_err(|e| GatewayError::internal(e.to_string()))?;
+        let mut header = answer_header(200, 4)?;
         set(
             &mut header,
             CONTENT_TYPE,
@@ -248,8 +247,7 @@ impl Transcoder {
         if let Some(error) = CallError::from_trailers(Some(status_from)) {
             return self.error_answer(&error, &header.headers, trailers.as_ref());
         }
-        let mut out = ResponseHeader::build(200, Some(8))
-            .map_err(|e| GatewayError::internal(e.to_string()))?;
+        let mut out = answer_header(200, 8)?;
         return_metadata(&header.headers, trailers.as_ref(), &mut out)?;
         let payload = unary_payload(&body)?;
         let body = self.printer.body_from_wire(
@@ -293,8 +291,7 @@ impl Transcoder {
             error.details.as_deref(),
             &self.pool,
         );
-        let mut out = ResponseHeader::build(error.code.to_http_status(), Some(8))
-            .map_err(|e| GatewayError::internal(e.to_string()))?;
+        let mut out = answer_header(error.code.to_http_status(), 8)?;
         return_metadata(headers, trailers, &mut out)?;
         set(
             &mut out,
@@ -408,12 +405,12 @@ impl Plugin for Transcoder {
 }
 
 /// The gRPC request header for `binding`, carrying the caller's headers
-/// as metadata.
+/// as metadata. It keeps no header-name case: the upstream speaks HTTP/2.
 pub(crate) fn upstream_request(
     binding: &Binding,
     caller: &RequestHeader,
 ) -> Result<RequestHeader, GatewayError> {
-    let mut request = RequestHeader::build("POST", binding.grpc_path.as_bytes(), Some(8))
+    let mut request = RequestHeader::build_no_case("POST", binding.grpc_path.as_bytes(), Some(8))
         .map_err(|e| GatewayError::internal(e.to_string()))?;
     forward_request_headers(&caller.headers, &mut request)?;
     request
@@ -423,6 +420,15 @@ pub(crate) fn upstream_request(
         .insert_header(http::header::TE, HeaderValue::from_static("trailers"))
         .map_err(|e| GatewayError::internal(e.to_string()))?;
     Ok(request)
+}
+
+/// The header of an answer to the REST caller, room made for `headers`.
+/// It keeps no header-name case: Pingora writes the names it knows in
+/// title case on HTTP/1.1 and the rest as given (lower case), and the
+/// route's header rules edit a header without a case map more cheaply.
+pub(crate) fn answer_header(status: u16, headers: usize) -> Result<ResponseHeader, GatewayError> {
+    ResponseHeader::build_no_case(status, Some(headers))
+        .map_err(|e| GatewayError::internal(e.to_string()))
 }
 
 /// The message in gRPC's 5-byte framing, uncompressed.

@@ -19,7 +19,7 @@ use http::HeaderValue;
 use protogate_core::{GatewayError, RequestCx, ResponseHeader, UpstreamResponse, UpstreamStream};
 
 use crate::bindings::Binding;
-use crate::filter::{frame, set, Answer, Transcoder};
+use crate::filter::{answer_header, frame, set, Answer, Transcoder};
 use crate::metadata::return_metadata;
 use crate::request::{build_message, Incoming};
 use crate::response::CallError;
@@ -233,8 +233,7 @@ impl Transcoder {
         upstream: &ResponseHeader,
         format: Format,
     ) -> Result<ResponseHeader, GatewayError> {
-        let mut out = ResponseHeader::build(200, Some(8))
-            .map_err(|e| GatewayError::internal(e.to_string()))?;
+        let mut out = answer_header(200, 8)?;
         return_metadata(&upstream.headers, None, &mut out)?;
         set(
             &mut out,

@@ -38,7 +38,7 @@ mod web_caller;
 use pingora_core::connectors::http::Connector;
 use pingora_core::protocols::http::ServerSession;
 use pingora_proxy::Session;
-use protogate_core::{CallerProtocol, Code, GatewayError};
+use protogate_core::{CallerProtocol, Code, GatewayError, RequestHeader};
 use protogate_metrics::Metrics;
 
 use caller::NativeCaller;
@@ -91,7 +91,7 @@ pub(crate) async fn forward(
         requests: FrameGuard::new(limit, Direction::Request),
         responses: FrameGuard::new(limit, Direction::Response),
     };
-    let mut request = session.req_header().clone();
+    let mut request = upstream_header(session.req_header());
     let protocol = ctx.call.protocol;
     let ended = match (protocol, session.downstream_session.as_mut()) {
         (CallerProtocol::Grpc, ServerSession::H2(down)) => {
@@ -119,5 +119,16 @@ pub(crate) async fn forward(
         Err(Ending::CallerGone) => {
             ctx.call.grpc_status = Some(Code::Canceled);
         }
+    }
+}
+
+/// The caller's request header as the start of the upstream's: an HTTP/1.1
+/// caller's header keeps a case map the HTTP/2 upstream has no use for, and
+/// without it the plugins edit the plain `http` map (cheaper per write).
+fn upstream_header(caller: &RequestHeader) -> RequestHeader {
+    if caller.has_case() {
+        RequestHeader::from(caller.as_owned_parts())
+    } else {
+        caller.clone()
     }
 }
