@@ -24,6 +24,9 @@ pub struct GatewayError {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// An encoded `google.rpc.Status`, sent as `grpc-status-details-bin`.
     pub details: Option<Bytes>,
+    /// The same details as REST callers see them: the `details` list of
+    /// the JSON error body (proto3 JSON of each `Any`, with `@type`).
+    pub json_details: Vec<serde_json::Value>,
 }
 
 impl GatewayError {
@@ -35,6 +38,7 @@ impl GatewayError {
             http_status: None,
             headers: Vec::new(),
             details: None,
+            json_details: Vec::new(),
         }
     }
 

@@ -15,6 +15,7 @@ mod call;
 mod chain;
 pub mod cors;
 mod error;
+pub mod ip;
 mod plugin;
 mod protocol;
 mod rescue;

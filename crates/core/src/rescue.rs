@@ -74,7 +74,11 @@ fn render_grpc(error: &GatewayError, protocol: CallerProtocol) -> Rendered {
 }
 
 fn render_json(error: &GatewayError) -> Rendered {
-    let body = Bytes::from(json_error_body(error.code, &error.message, &[]));
+    let body = Bytes::from(json_error_body(
+        error.code,
+        &error.message,
+        &error.json_details,
+    ));
     let mut header = build_header(error.http_status());
     insert(
         &mut header,

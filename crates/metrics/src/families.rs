@@ -9,6 +9,8 @@ use prometheus::{
 };
 use protogate_grpc::status::Code;
 
+use crate::rate_limit::{RateLimitFamilies, RateLimitMetrics};
+
 /// Latency buckets in seconds, from 0.5 ms to 30 s: gateway calls are fast,
 /// but dashboards need the slow tail too.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -27,6 +29,7 @@ pub struct Metrics {
     http_duration: HistogramVec,
     upstream_connect_failures: IntCounterVec,
     config_reloads: IntCounterVec,
+    rate_limit: RateLimitFamilies,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -122,6 +125,7 @@ impl Metrics {
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(upstream_connect_failures.clone()))?;
+        let rate_limit = RateLimitFamilies::new(&registry)?;
         Ok(Self {
             registry,
             grpc_started,
@@ -133,6 +137,7 @@ impl Metrics {
             http_duration,
             upstream_connect_failures,
             config_reloads,
+            rate_limit,
         })
     }
 
@@ -160,6 +165,11 @@ impl Metrics {
             labels: labels.map(str::to_owned),
             handled: Default::default(),
         })
+    }
+
+    /// The handles of one route's `rate_limit`, for `limits` by name.
+    pub fn rate_limit(&self, route: &str, limits: &[&str]) -> RateLimitMetrics {
+        self.rate_limit.handles(route, limits)
     }
 
     /// Counts one finished HTTP request.

@@ -9,6 +9,8 @@
 
 mod admin;
 mod families;
+mod rate_limit;
 
 pub use admin::{AdminApp, Readiness};
 pub use families::{GrpcMethodMetrics, Metrics};
+pub use rate_limit::RateLimitMetrics;

@@ -199,10 +199,7 @@ fn write_value(variable: &Variable, sources: &Sources<'_>, out: &mut String) -> 
     use std::fmt::Write;
     let call = sources.call;
     match variable {
-        Variable::ClientIp => match call.client_addr? {
-            std::net::IpAddr::V4(v4) => push_ipv4(out, v4),
-            v6 => write!(out, "{v6}").ok()?,
-        },
+        Variable::ClientIp => protogate_core::ip::push_ip(out, call.client_addr?),
         Variable::Route => out.push_str(call.route.as_deref()?),
         Variable::GrpcMethod => {
             if &*call.grpc_service == "unknown" {
@@ -222,23 +219,6 @@ fn write_value(variable: &Variable, sources: &Sources<'_>, out: &mut String) -> 
         }
     }
     Some(())
-}
-
-/// Writes an IPv4 address in dotted decimal without going through
-/// `fmt` (a third of what evaluating `${client_ip}` cost).
-fn push_ipv4(out: &mut String, ip: std::net::Ipv4Addr) {
-    for (index, octet) in ip.octets().into_iter().enumerate() {
-        if index > 0 {
-            out.push('.');
-        }
-        if octet >= 100 {
-            out.push(char::from(b'0' + octet / 100));
-        }
-        if octet >= 10 {
-            out.push(char::from(b'0' + octet / 10 % 10));
-        }
-        out.push(char::from(b'0' + octet % 10));
-    }
 }
 
 /// The first value of `name` in a query string, percent-decoded (`+` is a
@@ -271,16 +251,6 @@ mod tests {
                 .expect("header");
         }
         request
-    }
-
-    #[test]
-    fn ipv4_is_written_as_display_writes_it() {
-        for text in ["0.0.0.0", "10.1.2.3", "192.168.100.255", "1.20.255.9"] {
-            let ip: std::net::Ipv4Addr = text.parse().expect("ip");
-            let mut out = String::new();
-            push_ipv4(&mut out, ip);
-            assert_eq!(out, ip.to_string());
-        }
     }
 
     #[test]
