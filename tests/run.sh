@@ -32,6 +32,10 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import grpc, grpc_tools, 
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
 fi
 
+# A real Redis for the shared rate-limit tests (each test starts its own
+# redis-server on a free port).
+apt_install redis-server
+
 # A real browser for the gRPC-Web test: Debian's Chromium, protoc for the
 # Connect-ES stubs, Node.js for Playwright and the npm packages (lock file
 # committed; Playwright drives the system Chromium and downloads nothing).

@@ -19,6 +19,7 @@ mod http_routes;
 mod lifecycle;
 mod metrics;
 mod python_interop;
+mod rate_limit;
 mod routing;
 mod transcoding;
 mod transcoding_openapi;

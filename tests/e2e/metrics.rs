@@ -8,29 +8,7 @@ use protogate_demo::pb::grpc::testing::{
 };
 use protogate_testkit::{Gateway, HttpClient};
 
-use crate::support::{gateway_with_demo, interop_config, test_client};
-
-/// Metrics are recorded in the logging phase, after the answer went out, so
-/// a scrape right after a call may not see it yet: poll until `series`
-/// reaches `want` (bounded), then return the whole text.
-async fn metrics_when(gateway: &Gateway, series: &str, want: f64) -> String {
-    let mut last = String::new();
-    for _ in 0..100 {
-        last = gateway.metrics().await;
-        if value_of(&last, series) == Some(want) {
-            return last;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    last
-}
-
-fn value_of(metrics: &str, series: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
+use crate::support::{gateway_with_demo, interop_config, metrics_when, test_client, value_of};
 
 #[tokio::test]
 async fn grpc_calls_are_counted_with_go_grpc_prometheus_labels() {

@@ -90,3 +90,25 @@ pub async fn test_client(gateway: &Gateway) -> TestServiceClient<Channel> {
         .max_decoding_message_size(8 * 1024 * 1024)
         .max_encoding_message_size(8 * 1024 * 1024)
 }
+
+/// Metrics are recorded in the logging phase, after the answer went out, so
+/// a scrape right after a call may not see it yet: poll until `series`
+/// reaches `want` (bounded), then return the whole text.
+pub async fn metrics_when(gateway: &Gateway, series: &str, want: f64) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = gateway.metrics().await;
+        if value_of(&last, series) == Some(want) {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    last
+}
+
+pub fn value_of(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}

@@ -15,6 +15,7 @@ use protogate_grpc::catalog::{split_grpc_path, Catalog, DescriptorSource};
 use protogate_metrics::Metrics;
 use protogate_router::RouteSpec;
 
+use crate::plugins::BuildCx;
 use crate::runtime::KnownMethod;
 use crate::{CompiledRoute, PluginConfig, Runtime, Upstream};
 
@@ -56,7 +57,21 @@ pub fn compile(config: &GatewayConfig, d: &mut Decoder, metrics: &Arc<Metrics>) 
             .cloned();
         // Build every plugin (so each reports its errors), then give up on
         // the route if any failed.
-        let built: Vec<_> = configs.iter().map(|c| c.build(&catalog, d)).collect();
+        let built: Vec<_> = configs
+            .iter()
+            .map(|c| {
+                let cx = BuildCx {
+                    catalog: &catalog,
+                    route: &route.name,
+                    route_span: route.span,
+                    route_path: &route.path,
+                    global: !plugins.iter().any(|own| own.name() == c.name())
+                        && globals.iter().any(|g| g.name() == c.name()),
+                    metrics,
+                };
+                c.build(&cx, d)
+            })
+            .collect();
         let Some(plugins) = built.into_iter().collect::<Option<Vec<_>>>() else {
             continue;
         };
@@ -74,7 +89,10 @@ pub fn compile(config: &GatewayConfig, d: &mut Decoder, metrics: &Arc<Metrics>) 
     if d.has_errors() {
         return None;
     }
-    Some(Runtime::new(routes, catalog, known, Arc::clone(metrics)))
+    Some(
+        Runtime::new(routes, catalog, known, Arc::clone(metrics))
+            .with_trusted_proxies(config.server.trusted_proxies.clone()),
+    )
 }
 
 /// Settings the file format has but this build does not act on yet are

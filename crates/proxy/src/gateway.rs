@@ -80,10 +80,12 @@ impl ProxyHttp for Gateway {
             header.headers.get(CONTENT_TYPE).map(|v| v.as_bytes()),
         );
         let mut call = CallInfo::new(protocol);
-        call.client_addr = session
+        let peer = session
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
+        call.client_addr =
+            crate::client_addr::resolve(peer, &header.headers, runtime.trusted_proxies());
         let path = header.uri.path();
         let host = header
             .uri

@@ -9,6 +9,7 @@
 //! keeps it for its whole life.
 
 mod access_log;
+mod client_addr;
 mod compile;
 mod connect;
 mod ctx;

@@ -4,16 +4,18 @@
 
 use std::sync::Arc;
 
-use protogate_config::{Decode, Decoder, PluginEntry};
+use protogate_config::{Decode, Decoder, PluginEntry, Span, YamlPath};
 use protogate_core::DynPlugin;
 use protogate_grpc::catalog::Catalog;
+use protogate_metrics::Metrics;
 use protogate_plugin_grpc_proxy::{GrpcProxy, GrpcProxyConfig};
 use protogate_plugin_header_map::{HeaderMapConfig, HeaderMapper};
+use protogate_plugin_rate_limit::{RateLimitConfig, RateLimiter};
 use protogate_plugin_transcoder::TranscoderConfig;
 
 /// Plugins a later release adds; naming one is a clear error, not an
 /// "unknown plugin".
-const PLANNED: &[&str] = &["rate_limit", "tracing"];
+const PLANNED: &[&str] = &["tracing"];
 
 /// A decoded plugin configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +26,25 @@ pub enum PluginConfig {
     Transcoder(Box<TranscoderConfig>),
     /// `header_map`: header and metadata rules, both directions.
     HeaderMap(Box<HeaderMapConfig>),
+    /// `rate_limit`: rate and concurrency limits.
+    RateLimit(Box<RateLimitConfig>),
+}
+
+/// What building a route's plugins needs besides their settings.
+pub struct BuildCx<'a> {
+    /// The descriptor catalog.
+    pub catalog: &'a Catalog,
+    /// The route's name (a metric label).
+    pub route: &'a str,
+    /// Where the route is written, for errors found while building.
+    pub route_span: Span,
+    /// The route's path in the file.
+    pub route_path: &'a YamlPath,
+    /// Whether the plugin comes from the global list (its budgets, say,
+    /// are then shared by every route).
+    pub global: bool,
+    /// The gateway's metrics.
+    pub metrics: &'a Metrics,
 }
 
 impl PluginConfig {
@@ -32,6 +53,7 @@ impl PluginConfig {
         protogate_plugin_grpc_proxy::NAME,
         protogate_plugin_transcoder::NAME,
         protogate_plugin_header_map::NAME,
+        protogate_plugin_rate_limit::NAME,
     ];
 
     /// Decodes one `- name: {...}` list entry, recording any error.
@@ -48,6 +70,10 @@ impl PluginConfig {
             protogate_plugin_header_map::NAME => {
                 HeaderMapConfig::decode(&entry.body, &entry.path, d)
                     .map(|c| Self::HeaderMap(Box::new(c)))
+            }
+            protogate_plugin_rate_limit::NAME => {
+                RateLimitConfig::decode(&entry.body, &entry.path, d)
+                    .map(|c| Self::RateLimit(Box::new(c)))
             }
             name if PLANNED.contains(&name) => {
                 d.error(
@@ -77,6 +103,7 @@ impl PluginConfig {
             Self::GrpcProxy(_) => protogate_plugin_grpc_proxy::NAME,
             Self::Transcoder(_) => protogate_plugin_transcoder::NAME,
             Self::HeaderMap(_) => protogate_plugin_header_map::NAME,
+            Self::RateLimit(_) => protogate_plugin_rate_limit::NAME,
         }
     }
 
@@ -114,12 +141,26 @@ impl PluginConfig {
     /// Builds the plugin for one route's chain. Plugins that refer to the
     /// descriptor catalog check those names here, recording errors in `d`;
     /// `None` when that failed.
-    pub fn build(&self, catalog: &Catalog, d: &mut Decoder) -> Option<Arc<dyn DynPlugin>> {
+    pub fn build(&self, cx: &BuildCx<'_>, d: &mut Decoder) -> Option<Arc<dyn DynPlugin>> {
         match self {
             Self::GrpcProxy(config) => Some(Arc::new(GrpcProxy::new((**config).clone()))),
-            Self::Transcoder(config) => protogate_plugin_transcoder::build(config, catalog, d)
+            Self::Transcoder(config) => protogate_plugin_transcoder::build(config, cx.catalog, d)
                 .map(|t| Arc::new(t) as Arc<dyn DynPlugin>),
             Self::HeaderMap(config) => Some(Arc::new(HeaderMapper::new((**config).clone()))),
+            Self::RateLimit(config) => {
+                let scope = if cx.global { "global" } else { cx.route };
+                match RateLimiter::new((**config).clone(), scope, cx.route, cx.metrics) {
+                    Ok(limiter) => Some(Arc::new(limiter)),
+                    Err(message) => {
+                        d.error(
+                            cx.route_span,
+                            cx.route_path,
+                            format!("rate_limit: {message}"),
+                        );
+                        None
+                    }
+                }
+            }
         }
     }
 }

@@ -89,6 +89,7 @@ pub struct Runtime {
     known_list: Vec<KnownMethod>,
     metrics: Arc<Metrics>,
     unrouted: Vec<OnceLock<Arc<GrpcMethodMetrics>>>,
+    trusted_proxies: Vec<protogate_config::IpNet>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -143,7 +144,20 @@ impl Runtime {
             known_list,
             metrics,
             unrouted,
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    /// Sets `server.trusted_proxies`: peers whose `X-Forwarded-For` is
+    /// believed (see [`crate::client_addr`]).
+    pub fn with_trusted_proxies(mut self, trusted: Vec<protogate_config::IpNet>) -> Self {
+        self.trusted_proxies = trusted;
+        self
+    }
+
+    /// The peers whose `X-Forwarded-For` is believed.
+    pub fn trusted_proxies(&self) -> &[protogate_config::IpNet] {
+        &self.trusted_proxies
     }
 
     /// The metrics registry.

@@ -12,6 +12,7 @@ mod http_upstream;
 mod ports;
 mod raw_client;
 mod raw_upstream;
+mod redis;
 mod upstream;
 mod wait;
 
@@ -21,5 +22,6 @@ pub use http_upstream::HttpEcho;
 pub use ports::free_port;
 pub use raw_client::{frame, RawClient, RawReply};
 pub use raw_upstream::RawUpstream;
+pub use redis::RedisServer;
 pub use upstream::{DemoProcess, DemoUpstream};
 pub use wait::eventually;

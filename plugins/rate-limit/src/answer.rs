@@ -130,7 +130,10 @@ fn refused(
     violations: Vec<(String, String)>,
 ) -> GatewayError {
     let retry_after_seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-    let pushback_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+    // Rounded up: a client that waits exactly this long finds room.
+    let pushback_ms = u64::try_from(wait.as_nanos().div_ceil(1_000_000))
+        .unwrap_or(u64::MAX)
+        .max(1);
     let details = status_details(code, &message, wait, &violations);
     let json_details = json_details(wait, &violations);
     let mut error = GatewayError::new(code, message)

@@ -175,6 +175,7 @@ impl Decode for RateLimitConfig {
         let headers = fields.optional::<bool>(d, "headers").unwrap_or(true);
         fields.finish(d);
 
+        let store = decode_store(store_name, redis, path, d);
         let (key, limits, mode, grpc_status) = (key?, limits?, mode?, grpc_status?);
         if concurrency == Some(0) {
             d.error(
@@ -192,48 +193,7 @@ impl Decode for RateLimitConfig {
             );
             return None;
         }
-        let store = match (store_name, redis) {
-            (None, None) => Store::Local,
-            (Some(name), redis) if name.value == "local" => {
-                if let Some((span, _)) = redis {
-                    d.error(
-                        span,
-                        &path.key("redis"),
-                        "`redis` settings need `store: redis`",
-                    );
-                    return None;
-                }
-                Store::Local
-            }
-            (Some(name), Some((_, redis))) if name.value == "redis" => Store::Redis(redis?),
-            (Some(name), None) if name.value == "redis" => {
-                d.error(
-                    name.span,
-                    &path.key("store"),
-                    "`store: redis` needs a `redis` block with at least `url`",
-                );
-                return None;
-            }
-            (None, Some((span, _))) => {
-                d.error(
-                    span,
-                    &path.key("redis"),
-                    "`redis` settings need `store: redis`",
-                );
-                return None;
-            }
-            (Some(name), _) => {
-                d.error(
-                    name.span,
-                    &path.key("store"),
-                    format!(
-                        "unknown store `{}`; expected one of: local, redis",
-                        name.value
-                    ),
-                );
-                return None;
-            }
-        };
+        let store = store?;
         Some(Self {
             key,
             limits,
@@ -244,6 +204,57 @@ impl Decode for RateLimitConfig {
             headers,
         })
     }
+}
+
+/// `store: local | redis`, and the `redis` block that only `redis` takes.
+fn decode_store(
+    store_name: Option<Spanned<String>>,
+    redis: Option<(protogate_core::Span, Option<RedisConfig>)>,
+    path: &YamlPath,
+    d: &mut Decoder,
+) -> Option<Store> {
+    Some(match (store_name, redis) {
+        (None, None) => Store::Local,
+        (Some(name), redis) if name.value == "local" => {
+            if let Some((span, _)) = redis {
+                d.error(
+                    span,
+                    &path.key("redis"),
+                    "`redis` settings need `store: redis`",
+                );
+                return None;
+            }
+            Store::Local
+        }
+        (Some(name), Some((_, redis))) if name.value == "redis" => Store::Redis(redis?),
+        (Some(name), None) if name.value == "redis" => {
+            d.error(
+                name.span,
+                &path.key("store"),
+                "`store: redis` needs a `redis` block with at least `url`",
+            );
+            return None;
+        }
+        (None, Some((span, _))) => {
+            d.error(
+                span,
+                &path.key("redis"),
+                "`redis` settings need `store: redis`",
+            );
+            return None;
+        }
+        (Some(name), _) => {
+            d.error(
+                name.span,
+                &path.key("store"),
+                format!(
+                    "unknown store `{}`; expected one of: local, redis",
+                    name.value
+                ),
+            );
+            return None;
+        }
+    })
 }
 
 /// `key: [client_ip, "header:x-api-key", route, grpc_method]` (a single
@@ -328,24 +339,29 @@ fn decode_limits(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Vec<Li
 fn decode_limit(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Limit> {
     let mut fields = d.fields(node, path, "a limit")?;
     let span = fields.span();
-    let requests = fields.required::<u64>(d, "requests");
-    let per = fields.required::<Duration>(d, "per");
-    let burst = fields.optional::<u64>(d, "burst");
+    let requests = fields.required::<Spanned<u64>>(d, "requests");
+    let per = fields.required::<Spanned<Duration>>(d, "per");
+    let burst = fields.optional::<Spanned<u64>>(d, "burst");
     let name = fields.optional::<String>(d, "name");
     fields.finish(d);
     let (requests, per) = (requests?, per?);
-    if requests == 0 {
-        d.error(span, &path.key("requests"), "requests must be at least 1");
+    if requests.value == 0 {
+        d.error(
+            requests.span,
+            &path.key("requests"),
+            "requests must be at least 1",
+        );
         return None;
     }
-    if per.is_zero() {
-        d.error(span, &path.key("per"), "per must be longer than zero");
+    if per.value.is_zero() {
+        d.error(per.span, &path.key("per"), "per must be longer than zero");
         return None;
     }
-    if burst == Some(0) {
+    if let Some(Spanned { value: 0, span }) = burst {
         d.error(span, &path.key("burst"), "burst must be at least 1");
         return None;
     }
+    let (requests, per, burst) = (requests.value, per.value, burst.map(|b| b.value));
     if per.as_micros() < u128::from(requests) {
         d.error(
             span,
@@ -380,10 +396,10 @@ pub fn short_duration(duration: Duration) -> String {
     let millis = duration.as_millis();
     let seconds = duration.as_secs();
     if duration.subsec_nanos() == 0 && seconds > 0 {
-        if seconds % 3600 == 0 {
+        if seconds.is_multiple_of(3600) {
             return format!("{}h", seconds / 3600);
         }
-        if seconds % 60 == 0 {
+        if seconds.is_multiple_of(60) {
             return format!("{}m", seconds / 60);
         }
         return format!("{seconds}s");
