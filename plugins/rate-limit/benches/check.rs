@@ -59,7 +59,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("local_check_one_caller", |b| {
         b.iter(|| {
             let key = key::build(&parts, &call, &request);
-            let decision = store.check(key, store.now());
+            let decision = store.check(&key, store.now());
             assert!(decision.allowed);
             std::hint::black_box(decision)
         })
@@ -70,7 +70,7 @@ fn bench(c: &mut Criterion) {
             n = (n + 1) % 10_000;
             call.client_addr = Some(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n)));
             let key = key::build(&parts, &call, &request);
-            let decision = store.check(key, store.now());
+            let decision = store.check(&key, store.now());
             assert!(decision.allowed);
             std::hint::black_box(decision)
         })

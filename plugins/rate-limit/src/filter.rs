@@ -111,7 +111,7 @@ impl RateLimiter {
 
     /// Checks the budgets of `key`: the decision and its clock's ticks per
     /// second, or why the shared store could not say.
-    async fn check(&self, key: String) -> Result<Option<(Decision, u64)>, StoreError> {
+    async fn check(&self, key: &str) -> Result<Option<(Decision, u64)>, StoreError> {
         match &self.budgets {
             Budgets::None => Ok(None),
             Budgets::Local(store) => Ok(Some((store.check(key, store.now()), LOCAL_TICKS))),
@@ -122,7 +122,7 @@ impl RateLimiter {
     async fn check_shared(
         &self,
         shared: &SharedStore,
-        key: String,
+        key: &str,
     ) -> Result<(Decision, u64), StoreError> {
         let breaker = &shared.redis.breaker;
         if breaker.route(Instant::now()) == Route::Fallback {
@@ -130,7 +130,7 @@ impl RateLimiter {
             return Ok((fallback.check(key, fallback.now()), LOCAL_TICKS));
         }
         let started = Instant::now();
-        let result = shared.redis.check(&key).await;
+        let result = shared.redis.check(key).await;
         let finished = Instant::now();
         self.metrics
             .redis_seconds
@@ -226,7 +226,7 @@ impl Plugin for RateLimiter {
         let key = key::build(&self.config.key, cx.call, cx.downstream.req_header());
         let code = self.config.grpc_status;
         if let Some(inflight) = &self.inflight {
-            match inflight.acquire(key.clone()) {
+            match inflight.acquire(&key) {
                 Some(guard) => state._in_flight = Some(guard),
                 None => {
                     let shadow = self.config.mode == Mode::Shadow;
@@ -242,7 +242,7 @@ impl Plugin for RateLimiter {
                 }
             }
         }
-        let checked = match self.check(key.clone()).await {
+        let checked = match self.check(&key).await {
             Ok(checked) => checked,
             Err(error) => {
                 let Budgets::Shared(shared) = &self.budgets else {

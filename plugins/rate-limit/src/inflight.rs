@@ -52,17 +52,19 @@ impl Inflight {
     }
 
     /// Admits one more call under `key`, or `None` when `max` are in flight.
-    pub fn acquire(self: &Arc<Self>, key: String) -> Option<InflightGuard> {
-        let mut shard = self.shard(&key);
-        let count = shard.entry(key.clone()).or_insert(0);
-        if *count >= self.max {
-            return None;
+    pub fn acquire(self: &Arc<Self>, key: &str) -> Option<InflightGuard> {
+        let mut shard = self.shard(key);
+        match shard.get_mut(key) {
+            Some(count) if *count >= self.max => return None,
+            Some(count) => *count += 1,
+            None => {
+                shard.insert(key.to_owned(), 1);
+            }
         }
-        *count += 1;
         drop(shard);
         Some(InflightGuard {
             store: Arc::clone(self),
-            key,
+            key: key.to_owned(),
         })
     }
 
@@ -91,12 +93,12 @@ mod tests {
     #[test]
     fn at_most_max_per_key_and_a_drop_frees_a_place() {
         let store = Arc::new(Inflight::new(2));
-        let a = store.acquire("k".into()).expect("first");
-        let _b = store.acquire("k".into()).expect("second");
-        assert!(store.acquire("k".into()).is_none());
-        assert!(store.acquire("other".into()).is_some());
+        let a = store.acquire("k").expect("first");
+        let _b = store.acquire("k").expect("second");
+        assert!(store.acquire("k").is_none());
+        assert!(store.acquire("other").is_some());
         drop(a);
         assert_eq!(store.current("k"), 1);
-        assert!(store.acquire("k".into()).is_some());
+        assert!(store.acquire("k").is_some());
     }
 }

@@ -71,21 +71,21 @@ impl LocalStore {
 
     /// Checks `key` against every limit at `now` and takes one call from
     /// each when all allow. Times in the decision are nanoseconds.
-    pub fn check(&self, key: String, now: u64) -> Decision {
-        let shard_index = (self.hasher.hash_one(&key) as usize) % self.shards.len();
+    pub fn check(&self, key: &str, now: u64) -> Decision {
+        let shard_index = (self.hasher.hash_one(key) as usize) % self.shards.len();
         // A poisoned shard only means another call panicked mid-update of
         // plain numbers: the numbers are still usable.
         let mut shard = match self.shards[shard_index].lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(tats) = shard.tats.get_mut(&key) {
+        if let Some(tats) = shard.tats.get_mut(key) {
             return gcra::check(&self.cells, tats, now);
         }
         let mut tats = [0u64; MAX_LIMITS];
         let decision = gcra::check(&self.cells, &mut tats, now);
         if decision.allowed {
-            shard.insert(key, tats, now);
+            shard.insert(key.to_owned(), tats, now);
         }
         decision
     }
@@ -171,13 +171,13 @@ mod tests {
     fn keys_have_separate_budgets_and_refusals_store_nothing() {
         let store = LocalStore::new(&[limit(1, Duration::from_secs(60), 2)]);
         let now = store.now();
-        assert!(store.check("a".into(), now).allowed);
-        assert!(store.check("a".into(), now).allowed);
-        assert!(!store.check("a".into(), now).allowed);
-        assert!(store.check("b".into(), now).allowed);
+        assert!(store.check("a", now).allowed);
+        assert!(store.check("a", now).allowed);
+        assert!(!store.check("a", now).allowed);
+        assert!(store.check("b", now).allowed);
         assert_eq!(store.len(), 2);
         let tight = LocalStore::new(&[]);
-        assert!(tight.check("x".into(), now).allowed, "no limits: allowed");
+        assert!(tight.check("x", now).allowed, "no limits: allowed");
     }
 
     #[test]
@@ -192,11 +192,7 @@ mod tests {
             let workers: Vec<_> = (0..8)
                 .map(|_| {
                     let store = Arc::clone(&store);
-                    scope.spawn(move || {
-                        (0..50)
-                            .filter(|_| store.check("k".into(), now).allowed)
-                            .count()
-                    })
+                    scope.spawn(move || (0..50).filter(|_| store.check("k", now).allowed).count())
                 })
                 .collect();
             workers.into_iter().map(|w| w.join().expect("worker")).sum()
@@ -208,12 +204,12 @@ mod tests {
     fn forgotten_keys_are_swept() {
         let store = LocalStore::new(&[limit(1000, Duration::from_millis(1), 1)]);
         for n in 0..(FIRST_SWEEP * SHARDS * 2) {
-            assert!(store.check(format!("k{n}"), 0).allowed);
+            assert!(store.check(&format!("k{n}"), 0).allowed);
         }
         let before = store.len();
         let later = 10_000_000;
         for n in 0..(SHARDS * 64) {
-            store.check(format!("late{n}"), later);
+            store.check(&format!("late{n}"), later);
         }
         assert!(store.len() < before, "{} !< {before}", store.len());
     }
