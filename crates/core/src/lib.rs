@@ -16,6 +16,7 @@ mod chain;
 pub mod cors;
 mod error;
 pub mod ip;
+pub mod parts;
 mod plugin;
 mod protocol;
 mod rescue;

@@ -12,7 +12,6 @@
 pub mod config;
 mod filter;
 pub mod names;
-mod parts;
 pub mod request_id;
 pub mod rules;
 pub mod template;

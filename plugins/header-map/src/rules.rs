@@ -75,7 +75,7 @@ pub trait Headers {
     fn reserve(&mut self, _additional: usize) {}
     /// Runs `rules` over these headers, one write at a time. Pingora's
     /// headers edit their inner `HeaderMap` instead when they can
-    /// ([`crate::parts`]).
+    /// ([`protogate_core::parts`]).
     fn apply_rules(&mut self, rules: &Rules, values: &[Option<HeaderValue>])
     where
         Self: Sized,
@@ -367,5 +367,11 @@ macro_rules! pingora_headers {
     };
 }
 
-pingora_headers!(protogate_core::RequestHeader, crate::parts::edit_request);
-pingora_headers!(protogate_core::ResponseHeader, crate::parts::edit_response);
+pingora_headers!(
+    protogate_core::RequestHeader,
+    protogate_core::parts::edit_request
+);
+pingora_headers!(
+    protogate_core::ResponseHeader,
+    protogate_core::parts::edit_response
+);

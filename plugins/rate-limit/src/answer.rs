@@ -37,27 +37,45 @@ pub fn policy_value(limits: &[Limit]) -> Option<HeaderValue> {
 }
 
 /// `"10-per-1s";r=4;t=1, ...`: calls left right now, and whole seconds
-/// until the budget is full again, per limit.
+/// until the budget is full again, per limit. Written without `fmt` (it is
+/// on every answer), and marked sensitive so HTTP/2 does not index a value
+/// that changes with every call in its header table.
 pub fn state_value(
     limits: &[Limit],
     decision: &Decision,
     ticks_per_second: u64,
 ) -> Option<HeaderValue> {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(32 * decision.len);
+    let mut out = Vec::with_capacity(32 * decision.len);
     for (index, limit) in limits.iter().enumerate().take(decision.len) {
         if index > 0 {
-            out.push_str(", ");
+            out.extend_from_slice(b", ");
         }
         let reset = decision.reset[index].div_ceil(ticks_per_second.max(1));
-        // Writing to a String cannot fail.
-        let _ = write!(
-            out,
-            "\"{}\";r={};t={reset}",
-            limit.name, decision.remaining[index]
-        );
+        out.push(b'"');
+        out.extend_from_slice(limit.name.as_bytes());
+        out.extend_from_slice(b"\";r=");
+        push_decimal(&mut out, decision.remaining[index]);
+        out.extend_from_slice(b";t=");
+        push_decimal(&mut out, reset);
     }
-    HeaderValue::from_str(&out).ok()
+    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// The refusal of a call one or more limits refused.
@@ -299,6 +317,15 @@ mod tests {
                 burst: 1000,
             },
         ]
+    }
+
+    #[test]
+    fn decimals_are_written_whole() {
+        for n in [0, 7, 10, 999, 3600, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
     }
 
     #[test]

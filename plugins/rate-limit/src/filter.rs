@@ -282,9 +282,18 @@ impl Plugin for RateLimiter {
         let (Some(policy), Some((decision, ticks))) = (&self.policy, &state.decision) else {
             return Ok(());
         };
-        if let Some(value) = self.state_header(decision, *ticks) {
-            // Valid names and values: inserting cannot fail. `insert`, not
-            // `append`: a refusal already carries both.
+        let Some(value) = self.state_header(decision, *ticks) else {
+            return Ok(());
+        };
+        // `insert`, not `append`: a refusal already carries both. A header
+        // without a case map (every gRPC answer) is edited through its
+        // inner map, where a write parses no name.
+        let slow = protogate_core::parts::edit_response(response, |map| {
+            map.insert(answer::POLICY, policy.clone());
+            map.insert(answer::STATE, value.clone());
+        });
+        if slow.is_err() {
+            // Valid names and values: inserting cannot fail.
             let _ = response.insert_header(answer::POLICY, policy.clone());
             let _ = response.insert_header(answer::STATE, value);
         }

@@ -3,7 +3,8 @@
 //! Every write through Pingora's own API (`insert_header`, `append_header`)
 //! parses the name again from bytes, allocating for a name `http` does not
 //! know, and keeps a second, case-preserving map when the header has one.
-//! Ten rules pay that ten times. A header with no case map (everything that
+//! A plugin writing several headers per call (`header_map`'s rules,
+//! `rate_limit`'s fields) pays that on every write. A header with no case map (everything that
 //! goes to or comes from an HTTP/2 peer, so every gRPC upstream request) is
 //! plain `http` parts underneath: it is taken apart with Pingora's own
 //! `From` conversions, edited with pre-built `HeaderName`s, and put back.
@@ -12,12 +13,12 @@
 //! here, so the header comes back the same but for the edit.
 
 use http::{HeaderMap, Version};
-use protogate_core::{RequestHeader, ResponseHeader};
+use pingora_http::{RequestHeader, ResponseHeader};
 
 /// Runs `edit` on the request's header map when it keeps no case map and
 /// its target is its URI's path and query (what `From<Parts>` rebuilds).
 /// Returns `edit` unused otherwise, for the caller's slower path.
-pub(crate) fn edit_request<F: FnOnce(&mut HeaderMap)>(
+pub fn edit_request<F: FnOnce(&mut HeaderMap)>(
     request: &mut RequestHeader,
     edit: F,
 ) -> Result<(), F> {
@@ -35,7 +36,7 @@ pub(crate) fn edit_request<F: FnOnce(&mut HeaderMap)>(
 
 /// Runs `edit` on the response's header map when it keeps no case map.
 /// Returns `edit` unused otherwise, for the caller's slower path.
-pub(crate) fn edit_response<F: FnOnce(&mut HeaderMap)>(
+pub fn edit_response<F: FnOnce(&mut HeaderMap)>(
     response: &mut ResponseHeader,
     edit: F,
 ) -> Result<(), F> {
