@@ -13,7 +13,8 @@
 #
 # Usage (from the repository root, after `cargo build --release -p protogate
 # -p protogate-demo`):
-#   bench/instructions.sh                  # plain vs rate_limit vs header_map
+#   bench/instructions.sh    # plain; rate_limit with and without its
+#                            # RateLimit headers; ten header_map rules
 #   CONFIGS="plain rate-limit" bench/instructions.sh
 #   KEEP_WORK=1 ...   # keep the callgrind files, for callgrind_annotate
 # Needs valgrind and h2load (nghttp2-client).
@@ -22,7 +23,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 REL="$ROOT/target/release"
-CONFIGS=${CONFIGS:-"plain rate-limit header-map"}
+CONFIGS=${CONFIGS:-"plain rate-limit rate-limit-quiet header-map"}
 SMALL=${SMALL:-2000}
 LARGE=${LARGE:-6000}
 WORK=$(mktemp -d /tmp/protogate-instructions.XXXXXX)
@@ -68,10 +69,11 @@ routes:
 EOF
   case $1 in
     plain) ;;
-    rate-limit)
+    rate-limit | rate-limit-quiet)
       cat <<EOF
     plugins:
       - rate_limit:
+          headers: $([[ $1 == rate-limit ]] && echo true || echo false)
           key: [client_ip, grpc_method]
           limits:
             - { requests: 1000000, per: 1s }

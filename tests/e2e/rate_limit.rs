@@ -232,14 +232,23 @@ async fn keys_have_separate_budgets_and_the_budget_refills() {
 }
 
 #[tokio::test]
-async fn unavailable_when_configured_and_shadow_mode_refuses_nothing() {
-    let grpc = "{ grpc_status: unavailable, limits: [{ requests: 1, per: 1h }] }";
+async fn unavailable_and_hidden_headers_when_configured_and_shadow_mode_refuses_nothing() {
+    let grpc = "{ grpc_status: unavailable, headers: false, limits: [{ requests: 1, per: 1h }] }";
     let rest = "{ mode: shadow, limits: [{ requests: 1, per: 1h, name: hourly }] }";
     let (gateway, _demo, _http) = start(grpc, rest).await;
     let mut client = test_client(&gateway).await;
-    client.empty_call(Empty {}).await.expect("first");
+    let first = client.empty_call(Empty {}).await.expect("first");
+    assert!(
+        first.metadata().get("ratelimit").is_none(),
+        "headers: false"
+    );
     let refused = client.empty_call(Empty {}).await.expect_err("second");
     assert_eq!(refused.code(), Code::Unavailable);
+    assert!(
+        refused.metadata().get("ratelimit-policy").is_none(),
+        "headers: false"
+    );
+    assert!(refused.metadata().get("grpc-retry-pushback-ms").is_some());
 
     let http = HttpClient::http2();
     let url = format!("{}/legacy/x", gateway.url());
@@ -317,6 +326,56 @@ routes:
             (reply.grpc_status() == Some("0")).then_some(())
         },
     )
+    .await;
+}
+
+#[tokio::test]
+async fn a_reload_keeps_unchanged_budgets_and_a_changed_limit_starts_afresh() {
+    let demo = DemoUpstream::start().await;
+    let http = HttpEcho::start().await;
+    let gateway = Gateway::start(&config(&demo, &http, HOURLY_BURST_3, HOURLY_BURST_3)).await;
+    let mut client = test_client(&gateway).await;
+    for _ in 0..3 {
+        client.empty_call(Empty {}).await.expect("within the burst");
+    }
+    let applied = |count: f64| {
+        let gateway = &gateway;
+        async move {
+            eventually("the reload to apply", Duration::from_secs(15), || async {
+                let metrics = gateway.metrics().await;
+                let done = sample(
+                    &metrics,
+                    "protogate_config_reloads_total",
+                    &[("result", "applied")],
+                );
+                (done.unwrap_or(0.0) >= count).then_some(())
+            })
+            .await
+        }
+    };
+
+    // The same limits, another upstream timeout: the budget survives.
+    let same = config(&demo, &http, HOURLY_BURST_3, HOURLY_BURST_3)
+        .replace("targets: [\"", "connect_timeout: 2s, targets: [\"");
+    gateway.write_config(&same);
+    gateway.signal("HUP");
+    applied(1.0).await;
+    let refused = client
+        .empty_call(Empty {})
+        .await
+        .expect_err("still used up");
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+
+    // A new limit is a new budget.
+    let wider = "{ limits: [{ requests: 1, per: 1h, burst: 4 }] }";
+    gateway.write_config(&config(&demo, &http, wider, HOURLY_BURST_3));
+    gateway.signal("HUP");
+    // (The file watcher and SIGHUP may each reload: wait for the call to
+    // pass rather than counting reloads. Under the old budget it cannot.)
+    eventually("the new limit to apply", Duration::from_secs(15), || {
+        let mut client = client.clone();
+        async move { client.empty_call(Empty {}).await.ok() }
+    })
     .await;
 }
 

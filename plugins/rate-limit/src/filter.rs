@@ -288,14 +288,15 @@ impl Plugin for RateLimiter {
         // `insert`, not `append`: a refusal already carries both. A header
         // without a case map (every gRPC answer) is edited through its
         // inner map, where a write parses no name.
-        let slow = protogate_core::parts::edit_response(response, |map| {
-            map.insert(answer::POLICY, policy.clone());
-            map.insert(answer::STATE, value.clone());
-        });
-        if slow.is_err() {
+        if response.has_case() {
             // Valid names and values: inserting cannot fail.
             let _ = response.insert_header(answer::POLICY, policy.clone());
             let _ = response.insert_header(answer::STATE, value);
+        } else {
+            let _ = protogate_core::parts::edit_response(response, |map| {
+                map.insert(answer::POLICY, policy.clone());
+                map.insert(answer::STATE, value);
+            });
         }
         Ok(())
     }
