@@ -6,9 +6,7 @@ const README: &str = include_str!("../README.md");
 
 /// The first ```yaml block of the README.
 fn yaml_example() -> &'static str {
-    let start = README.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
-    let len = README[start..].find("```").expect("the block's end");
-    &README[start..start + len]
+    protogate_config::yaml_block(README, "").expect("a yaml block")
 }
 
 #[test]

@@ -7,12 +7,11 @@ use std::path::Path;
 use protogate_config::{parse_str, Decode, Decoder, YamlPath};
 use protogate_plugin_grpc_proxy::GrpcProxyConfig;
 
-/// The first ```yaml block of the README.
+/// The README's first ```yaml block.
 fn readme_example() -> String {
-    let readme = include_str!("../README.md");
-    let start = readme.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
-    let end = readme[start..].find("```").expect("closed block") + start;
-    readme[start..end].to_owned()
+    protogate_config::yaml_block(include_str!("../README.md"), "")
+        .expect("a yaml example")
+        .to_owned()
 }
 
 #[test]

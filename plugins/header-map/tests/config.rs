@@ -13,12 +13,9 @@ use protogate_plugin_header_map::HeaderMapConfig;
 
 /// The ```yaml block under the README's "## Example".
 fn readme_example() -> String {
-    let readme = include_str!("../README.md");
-    let example = readme.find("## Example").expect("an example section");
-    let start =
-        readme[example..].find("```yaml\n").expect("a yaml block") + example + "```yaml\n".len();
-    let end = readme[start..].find("```").expect("closed block") + start;
-    readme[start..end].to_owned()
+    protogate_config::yaml_block(include_str!("../README.md"), "## Example")
+        .expect("a yaml example")
+        .to_owned()
 }
 
 fn decode(yaml: &str) -> (Option<HeaderMapConfig>, String) {

@@ -10,12 +10,11 @@ use protogate_grpc::catalog::{Catalog, DescriptorSource};
 use protogate_plugin_transcoder::config::{EnumStyle, FieldNames, UnknownFields};
 use protogate_plugin_transcoder::TranscoderConfig;
 
-/// The first ```yaml block of the README.
+/// The README's first ```yaml block.
 fn readme_example() -> String {
-    let readme = include_str!("../README.md");
-    let start = readme.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
-    let end = readme[start..].find("```").expect("closed block") + start;
-    readme[start..end].to_owned()
+    protogate_config::yaml_block(include_str!("../README.md"), "")
+        .expect("a yaml example")
+        .to_owned()
 }
 
 fn protos() -> PathBuf {
