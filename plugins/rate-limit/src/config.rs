@@ -44,6 +44,18 @@ pub enum KeyPart {
     GrpcMethod,
 }
 
+impl std::fmt::Display for KeyPart {
+    /// As the config writes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ClientIp => f.write_str("client_ip"),
+            Self::Header(name) => write!(f, "header:{name}"),
+            Self::Route => f.write_str("route"),
+            Self::GrpcMethod => f.write_str("grpc_method"),
+        }
+    }
+}
+
 /// `{ requests: 10, per: 1s, burst: 20, name: "..." }`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limit {

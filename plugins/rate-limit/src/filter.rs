@@ -327,7 +327,8 @@ impl Plugin for RateLimiter {
             ),
         };
         lines.push(store);
-        lines.push(format!("key: {:?}", self.config.key));
+        let key: Vec<String> = self.config.key.iter().map(ToString::to_string).collect();
+        lines.push(format!("key: {}", key.join(", ")));
         if self.config.mode == Mode::Shadow {
             lines.push("mode: shadow (counts and logs, refuses nothing)".to_owned());
         }
