@@ -379,6 +379,45 @@ async fn a_reload_keeps_unchanged_budgets_and_a_changed_limit_starts_afresh() {
     .await;
 }
 
+#[tokio::test]
+async fn a_global_rate_limit_keeps_one_budget_across_routes() {
+    let demo = DemoUpstream::start().await;
+    let http = HttpEcho::start().await;
+    let yaml = format!(
+        r#"
+{SERVER}plugins:
+  - rate_limit: {{ limits: [{{ requests: 1, per: 1h, burst: 2 }}] }}
+upstreams:
+  demo: {{ protocol: grpc, targets: ["{demo}"] }}
+  legacy: {{ protocol: http, targets: ["{http}"] }}
+routes:
+  - name: interop
+    match: {{ grpc_service: grpc.testing.TestService }}
+    upstream: demo
+  - name: legacy
+    match: {{ path_prefix: /legacy/ }}
+    upstream: legacy
+"#,
+        demo = demo.addr,
+        http = http.addr,
+    );
+    let gateway = Gateway::start(&yaml).await;
+    let mut client = test_client(&gateway).await;
+    client
+        .empty_call(Empty {})
+        .await
+        .expect("first, on the gRPC route");
+    let rest = HttpClient::http1()
+        .get(&format!("{}/legacy/a", gateway.url()))
+        .await;
+    assert_eq!(rest.status, 200, "second, on the REST route");
+    let refused = client
+        .empty_call(Empty {})
+        .await
+        .expect_err("the shared budget is used up");
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+}
+
 /// A gateway whose `interop` route shares its budget through `redis`.
 async fn redis_gateway(demo: &DemoUpstream, http: &HttpEcho, redis: &str) -> Gateway {
     let limit = format!(
