@@ -19,6 +19,7 @@ pub mod ip;
 pub mod parts;
 mod plugin;
 mod protocol;
+pub mod registry;
 mod rescue;
 mod upstream_call;
 

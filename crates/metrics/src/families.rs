@@ -10,6 +10,7 @@ use prometheus::{
 use protogate_grpc::status::Code;
 
 use crate::rate_limit::{RateLimitFamilies, RateLimitMetrics};
+use crate::tracing::{TracingFamilies, TracingMetrics};
 
 /// Latency buckets in seconds, from 0.5 ms to 30 s: gateway calls are fast,
 /// but dashboards need the slow tail too.
@@ -30,6 +31,7 @@ pub struct Metrics {
     upstream_connect_failures: IntCounterVec,
     config_reloads: IntCounterVec,
     rate_limit: RateLimitFamilies,
+    tracing: TracingFamilies,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -126,6 +128,7 @@ impl Metrics {
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(upstream_connect_failures.clone()))?;
         let rate_limit = RateLimitFamilies::new(&registry)?;
+        let tracing = TracingFamilies::new(&registry)?;
         Ok(Self {
             registry,
             grpc_started,
@@ -138,6 +141,7 @@ impl Metrics {
             upstream_connect_failures,
             config_reloads,
             rate_limit,
+            tracing,
         })
     }
 
@@ -170,6 +174,11 @@ impl Metrics {
     /// The handles of one route's `rate_limit`, for `limits` by name.
     pub fn rate_limit(&self, route: &str, limits: &[&str]) -> RateLimitMetrics {
         self.rate_limit.handles(route, limits)
+    }
+
+    /// The span exporter's counters.
+    pub fn tracing(&self) -> TracingMetrics {
+        self.tracing.handles()
     }
 
     /// Counts one finished HTTP request.

@@ -10,7 +10,9 @@
 mod admin;
 mod families;
 mod rate_limit;
+mod tracing;
 
 pub use admin::{AdminApp, Readiness};
 pub use families::{GrpcMethodMetrics, Metrics};
 pub use rate_limit::RateLimitMetrics;
+pub use tracing::TracingMetrics;

@@ -68,6 +68,7 @@ pub fn compile(config: &GatewayConfig, d: &mut Decoder, metrics: &Arc<Metrics>) 
                     global: !plugins.iter().any(|own| own.name() == c.name())
                         && globals.iter().any(|g| g.name() == c.name()),
                     metrics,
+                    tracing: config.tracing.as_ref(),
                 };
                 c.build(&cx, d)
             })
@@ -129,13 +130,6 @@ fn refuse_unimplemented(config: &GatewayConfig, d: &mut Decoder) {
                 "health checks are not available in this version of protogate yet",
             );
         }
-    }
-    if let Some(tracing) = &config.tracing {
-        d.error(
-            tracing.span,
-            &root.key("tracing"),
-            "the tracing exporter is not available in this version of protogate yet",
-        );
     }
 }
 

@@ -11,11 +11,12 @@ use protogate_metrics::Metrics;
 use protogate_plugin_grpc_proxy::{GrpcProxy, GrpcProxyConfig};
 use protogate_plugin_header_map::{HeaderMapConfig, HeaderMapper};
 use protogate_plugin_rate_limit::{RateLimitConfig, RateLimiter};
+use protogate_plugin_tracing::{Destination, Exporter, Tracer, TracingPluginConfig};
 use protogate_plugin_transcoder::TranscoderConfig;
 
 /// Plugins a later release adds; naming one is a clear error, not an
 /// "unknown plugin".
-const PLANNED: &[&str] = &["tracing"];
+const PLANNED: &[&str] = &[];
 
 /// A decoded plugin configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,6 +29,8 @@ pub enum PluginConfig {
     HeaderMap(Box<HeaderMapConfig>),
     /// `rate_limit`: rate and concurrency limits.
     RateLimit(Box<RateLimitConfig>),
+    /// `tracing`: OpenTelemetry spans.
+    Tracing(Box<TracingPluginConfig>),
 }
 
 /// What building a route's plugins needs besides their settings.
@@ -45,6 +48,8 @@ pub struct BuildCx<'a> {
     pub global: bool,
     /// The gateway's metrics.
     pub metrics: &'a Metrics,
+    /// The top-level `tracing` section: where spans go.
+    pub tracing: Option<&'a protogate_config::TracingConfig>,
 }
 
 impl PluginConfig {
@@ -54,6 +59,7 @@ impl PluginConfig {
         protogate_plugin_transcoder::NAME,
         protogate_plugin_header_map::NAME,
         protogate_plugin_rate_limit::NAME,
+        protogate_plugin_tracing::NAME,
     ];
 
     /// Decodes one `- name: {...}` list entry, recording any error.
@@ -74,6 +80,10 @@ impl PluginConfig {
             protogate_plugin_rate_limit::NAME => {
                 RateLimitConfig::decode(&entry.body, &entry.path, d)
                     .map(|c| Self::RateLimit(Box::new(c)))
+            }
+            protogate_plugin_tracing::NAME => {
+                TracingPluginConfig::decode(&entry.body, &entry.path, d)
+                    .map(|c| Self::Tracing(Box::new(c)))
             }
             name if PLANNED.contains(&name) => {
                 d.error(
@@ -104,6 +114,7 @@ impl PluginConfig {
             Self::Transcoder(_) => protogate_plugin_transcoder::NAME,
             Self::HeaderMap(_) => protogate_plugin_header_map::NAME,
             Self::RateLimit(_) => protogate_plugin_rate_limit::NAME,
+            Self::Tracing(_) => protogate_plugin_tracing::NAME,
         }
     }
 
@@ -160,6 +171,22 @@ impl PluginConfig {
                         None
                     }
                 }
+            }
+            Self::Tracing(config) => {
+                let Some(section) = cx.tracing else {
+                    d.error(
+                        cx.route_span,
+                        cx.route_path,
+                        "the tracing plugin needs the top-level `tracing` section (where spans go)",
+                    );
+                    return None;
+                };
+                let destination = Destination {
+                    endpoint: section.otlp_endpoint.clone(),
+                    service_name: section.service_name.clone(),
+                };
+                let exporter = Exporter::shared(destination, cx.metrics.tracing());
+                Some(Arc::new(Tracer::new((**config).clone(), exporter)))
             }
         }
     }

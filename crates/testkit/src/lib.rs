@@ -9,6 +9,7 @@
 mod gateway;
 mod http_client;
 mod http_upstream;
+mod otlp;
 mod ports;
 mod raw_client;
 mod raw_upstream;
@@ -19,6 +20,7 @@ mod wait;
 pub use gateway::{protogate_bin, Gateway, GatewayBuilder};
 pub use http_client::{HttpClient, HttpReply};
 pub use http_upstream::HttpEcho;
+pub use otlp::{OtlpReceiver, OtlpSpan};
 pub use ports::free_port;
 pub use raw_client::{frame, RawClient, RawReply};
 pub use raw_upstream::RawUpstream;

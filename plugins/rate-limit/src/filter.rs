@@ -18,8 +18,9 @@ use crate::config::{Limit, Mode, OnError, RateLimitConfig, Store};
 use crate::gcra::Decision;
 use crate::inflight::{Inflight, InflightGuard};
 use crate::key;
-use crate::local::{LocalStore, Registry};
+use crate::local::LocalStore;
 use crate::redis_store::{RedisStore, StoreError, TICKS_PER_SECOND as REDIS_TICKS};
+use protogate_core::registry::Registry;
 
 /// Nanoseconds: the local store's tick.
 const LOCAL_TICKS: u64 = 1_000_000_000;

@@ -2,9 +2,9 @@
 //! limit, checked and taken under one shard lock (exact under any
 //! concurrency: no check-then-increment race).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::config::{Limit, MAX_LIMITS};
@@ -116,44 +116,9 @@ impl Shard {
     }
 }
 
-/// Stores outlive a config reload when their route and limits are
-/// unchanged, so a reload does not refill every budget.
-pub struct Registry<T> {
-    entries: Mutex<BTreeMap<String, Weak<T>>>,
-}
-
-impl<T> Registry<T> {
-    /// An empty registry (for a `static`).
-    pub const fn new() -> Self {
-        Self {
-            entries: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    /// The live store under `identity`, or a new one from `make`.
-    pub fn shared(&self, identity: String, make: impl FnOnce() -> T) -> Arc<T> {
-        let mut entries = match self.entries.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        entries.retain(|_, weak| weak.strong_count() > 0);
-        if let Some(store) = entries.get(&identity).and_then(Weak::upgrade) {
-            return store;
-        }
-        let store = Arc::new(make());
-        entries.insert(identity, Arc::downgrade(&store));
-        store
-    }
-}
-
-impl<T> Default for Registry<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::time::Duration;
 
     use super::*;
@@ -212,16 +177,5 @@ mod tests {
             store.check(&format!("late{n}"), later);
         }
         assert!(store.len() < before, "{} !< {before}", store.len());
-    }
-
-    #[test]
-    fn the_registry_hands_back_a_live_store() {
-        let registry: Registry<LocalStore> = Registry::new();
-        let first = registry.shared("r".into(), || LocalStore::new(&[]));
-        let again = registry.shared("r".into(), || LocalStore::new(&[]));
-        assert!(Arc::ptr_eq(&first, &again));
-        drop((first, again));
-        let fresh = registry.shared("r".into(), || LocalStore::new(&[]));
-        assert_eq!(Arc::strong_count(&fresh), 1);
     }
 }

@@ -1,0 +1,196 @@
+//! The `tracing` plugin: a SERVER span for every call the route handles
+//! (refused ones included), a CLIENT span for every request sent upstream,
+//! and the trace context of that CLIENT span in the upstream's
+//! `traceparent`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use http::HeaderValue;
+use protogate_core::{CallInfo, Flow, GatewayError, Hooks, Plugin, RequestCx, RequestHeader};
+
+use crate::config::TracingPluginConfig;
+use crate::context::{self, Parent, SpanIds};
+use crate::exporter::Exporter;
+use crate::span::{client_span, server_span, Clock, SpanParts};
+
+const TRACEPARENT: &str = "traceparent";
+const TRACESTATE: &str = "tracestate";
+
+/// One route's `tracing`.
+pub struct Tracer {
+    config: TracingPluginConfig,
+    exporter: Arc<Exporter>,
+}
+
+impl Tracer {
+    /// Spans go to `exporter` (the process's, for the top-level section).
+    pub fn new(config: TracingPluginConfig, exporter: Arc<Exporter>) -> Self {
+        Self { config, exporter }
+    }
+
+    /// A new trace is sampled when its id falls under the ratio (the same
+    /// decision for the same trace id everywhere, as OpenTelemetry's
+    /// TraceIdRatioBased sampler makes it).
+    fn sample_new(&self, trace_id: &[u8; 16]) -> bool {
+        let ratio = self.config.sample_ratio;
+        if ratio >= 1.0 {
+            return true;
+        }
+        let mut low = [0u8; 8];
+        low.copy_from_slice(&trace_id[8..]);
+        let value = u64::from_be_bytes(low) >> 1;
+        (value as f64) < ratio * (1u64 << 63) as f64
+    }
+}
+
+/// Per call: the trace and the upstream attempts.
+#[derive(Default)]
+pub struct CallTrace {
+    started: Option<Started>,
+    attempts: Vec<([u8; 8], Instant)>,
+}
+
+struct Started {
+    ids: SpanIds,
+    parent: Option<Parent>,
+    sampled: bool,
+    method: http::Method,
+    path: String,
+}
+
+#[async_trait]
+impl Plugin for Tracer {
+    type State = CallTrace;
+
+    fn name(&self) -> &'static str {
+        crate::NAME
+    }
+
+    fn hooks(&self) -> Hooks {
+        Hooks::REQUEST | Hooks::UPSTREAM_REQUEST | Hooks::LOG
+    }
+
+    async fn request(
+        &self,
+        state: &mut CallTrace,
+        cx: &mut RequestCx<'_>,
+    ) -> Result<Flow, GatewayError> {
+        let request = cx.downstream.req_header();
+        let parent = context::extract(
+            request.headers.get(TRACEPARENT).map(HeaderValue::as_bytes),
+            request
+                .headers
+                .get(TRACESTATE)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let trace_id = parent
+            .as_ref()
+            .map_or_else(context::new_trace_id, |p| p.ids.trace_id);
+        let sampled = match &parent {
+            Some(parent) => parent.sampled,
+            None => self.sample_new(&trace_id),
+        };
+        state.started = Some(Started {
+            ids: SpanIds {
+                trace_id,
+                span_id: context::new_span_id(),
+            },
+            parent,
+            sampled,
+            method: request.method.clone(),
+            path: request.uri.path().to_owned(),
+        });
+        Ok(Flow::Continue)
+    }
+
+    fn upstream_request(
+        &self,
+        state: &mut CallTrace,
+        _call: &mut CallInfo,
+        request: &mut RequestHeader,
+    ) -> Result<(), GatewayError> {
+        let Some(started) = &state.started else {
+            return Ok(());
+        };
+        let span_id = context::new_span_id();
+        state.attempts.push((span_id, Instant::now()));
+        let ids = SpanIds {
+            trace_id: started.ids.trace_id,
+            span_id,
+        };
+        let value = context::traceparent(ids, started.sampled);
+        // A well-formed value under a well-known name: cannot fail.
+        let _ = request.insert_header(TRACEPARENT, value);
+        match started.parent.as_ref().and_then(|p| p.state.as_deref()) {
+            Some(tracestate) => {
+                if let Ok(value) = HeaderValue::from_str(tracestate) {
+                    let _ = request.insert_header(TRACESTATE, value);
+                }
+            }
+            None => {
+                request.remove_header(TRACESTATE);
+            }
+        }
+        Ok(())
+    }
+
+    fn log(&self, state: &mut CallTrace, call: &CallInfo) {
+        let Some(started) = state.started.take() else {
+            return;
+        };
+        let failed = call.error.is_some()
+            || call
+                .grpc_status
+                .is_some_and(|c| c != protogate_core::Code::Ok)
+            || call.http_status.is_some_and(|s| s >= 500);
+        // A failed call is worth its trace even when the ratio passed it
+        // over, unless the caller explicitly said "not sampled".
+        let caller_said_no = started.parent.as_ref().is_some_and(|p| !p.sampled);
+        if !(started.sampled || (failed && !caller_said_no)) {
+            return;
+        }
+        let clock = Clock::now();
+        let end = clock.wall_now();
+        let tracestate = started.parent.as_ref().and_then(|p| p.state.as_deref());
+        let server = server_span(
+            call,
+            &started.method,
+            &started.path,
+            SpanParts {
+                ids: started.ids,
+                parent: started.parent.as_ref().map(|p| (p.ids.span_id, true)),
+                sampled: true,
+                state: tracestate,
+                start: clock.wall(call.started),
+                end,
+            },
+        );
+        let attempts = state.attempts.len();
+        for (index, (span_id, sent)) in state.attempts.drain(..).enumerate() {
+            // The last attempt ends with the upstream's answer; earlier
+            // ones failed over to the next target.
+            let ended = if index + 1 == attempts {
+                call.upstream_answered.map_or(end, |t| clock.wall(t))
+            } else {
+                clock.wall_now()
+            };
+            self.exporter.record(client_span(
+                call,
+                SpanParts {
+                    ids: SpanIds {
+                        trace_id: started.ids.trace_id,
+                        span_id,
+                    },
+                    parent: Some((started.ids.span_id, false)),
+                    sampled: true,
+                    state: tracestate,
+                    start: clock.wall(sent),
+                    end: ended.max(clock.wall(sent)),
+                },
+            ));
+        }
+        self.exporter.record(server);
+    }
+}

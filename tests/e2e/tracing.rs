@@ -1,0 +1,228 @@
+//! The `tracing` plugin end to end: a real OTLP/HTTP receiver decoding
+//! the OTLP protobuf, a raw upstream that records the `traceparent` it
+//! received, and raw HTTP/2 gRPC calls.
+
+use protogate_testkit::{frame, Gateway, OtlpReceiver, OtlpSpan, RawClient, RawUpstream};
+
+use crate::support::{protos_dir, SERVER};
+
+const SERVER_KIND: i32 = 2;
+const CLIENT_KIND: i32 = 3;
+const ECHO: &str = "/protogate.testing.v1.EchoService/Echo";
+
+fn config(receiver: &OtlpReceiver, upstream: &str, sample_ratio: f64) -> String {
+    format!(
+        r#"
+{SERVER}descriptors:
+  - path: {protos}/protogate/testing/v1/transcoding.proto
+    import_paths: [{protos}]
+tracing:
+  otlp: {{ endpoint: "{endpoint}" }}
+  service_name: protogate-test
+plugins:
+  - tracing: {{ sample_ratio: {sample_ratio} }}
+upstreams:
+  raw: {{ protocol: grpc, targets: ["{upstream}"] }}
+routes:
+  - name: echo
+    match: {{ grpc_service: protogate.testing.v1.EchoService }}
+    upstream: raw
+"#,
+        protos = protos_dir(),
+        endpoint = receiver.endpoint(),
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn attribute(span: &OtlpSpan, key: &str) -> Option<String> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    let value = span
+        .attributes
+        .iter()
+        .find(|kv| kv.key == key)?
+        .value
+        .as_ref()?;
+    match value.value.as_ref()? {
+        Value::StringValue(s) => Some(s.clone()),
+        Value::IntValue(i) => Some(i.to_string()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+#[tokio::test]
+async fn a_grpc_call_continues_the_callers_trace_and_the_upstream_sees_the_client_span() {
+    let receiver = OtlpReceiver::start().await;
+    let raw = RawUpstream::start().await;
+    let gateway = Gateway::start(&config(&receiver, &raw.addr.to_string(), 1.0)).await;
+    let client = RawClient::connect(gateway.port).await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span = "00f067aa0ba902b7";
+    let reply = client
+        .call(
+            ECHO,
+            &[
+                ("traceparent", &format!("00-{trace}-{caller_span}-01")),
+                ("tracestate", "vendor=abc"),
+            ],
+            frame(b""),
+        )
+        .await;
+    assert_eq!(reply.grpc_status(), Some("0"));
+
+    let spans = receiver.wait_for(2).await;
+    let server = spans
+        .iter()
+        .find(|(_, s)| s.kind == SERVER_KIND)
+        .expect("a server span");
+    let client_span = spans
+        .iter()
+        .find(|(_, s)| s.kind == CLIENT_KIND)
+        .expect("a client span");
+    let (service, server) = server;
+    let (_, client_span) = client_span;
+    assert_eq!(service, "protogate-test");
+    assert_eq!(
+        hex(&server.trace_id),
+        trace,
+        "the caller's trace is continued"
+    );
+    assert_eq!(hex(&server.parent_span_id), caller_span);
+    assert_eq!(hex(&client_span.trace_id), trace);
+    assert_eq!(
+        client_span.parent_span_id, server.span_id,
+        "client under server"
+    );
+    assert_eq!(server.name, "protogate.testing.v1.EchoService/Echo");
+    assert_eq!(
+        attribute(server, "rpc.system.name").as_deref(),
+        Some("grpc")
+    );
+    assert_eq!(
+        attribute(server, "rpc.method").as_deref(),
+        Some("protogate.testing.v1.EchoService/Echo")
+    );
+    assert_eq!(
+        attribute(server, "rpc.response.status_code").as_deref(),
+        Some("OK")
+    );
+    assert_eq!(
+        attribute(server, "protogate.route").as_deref(),
+        Some("echo")
+    );
+    assert!(server.start_time_unix_nano <= client_span.start_time_unix_nano);
+    assert!(client_span.end_time_unix_nano <= server.end_time_unix_nano);
+
+    let seen = raw.seen();
+    let sent = seen.last().expect("the upstream got the call");
+    assert_eq!(
+        sent["traceparent"],
+        format!("00-{trace}-{}-01", hex(&client_span.span_id)).as_str(),
+        "the upstream sees the exported client span as its parent"
+    );
+    assert_eq!(sent["tracestate"], "vendor=abc");
+}
+
+#[tokio::test]
+async fn unsampled_calls_are_not_exported_unless_they_fail() {
+    let receiver = OtlpReceiver::start().await;
+    let raw = RawUpstream::start().await;
+    let dead = protogate_testkit::free_port();
+    let yaml = config(&receiver, &raw.addr.to_string(), 0.0).replace(
+        "routes:\n",
+        &format!(
+            "  dead: {{ protocol: grpc, targets: [\"127.0.0.1:{dead}\"], connect_timeout: 1s }}\nroutes:\n  - name: dead\n    match: {{ grpc_method: protogate.testing.v1.EchoService/Fail }}\n    upstream: dead\n"
+        ),
+    );
+    let gateway = Gateway::start(&yaml).await;
+    let client = RawClient::connect(gateway.port).await;
+
+    // Ratio 0: a new trace that succeeds is not recorded.
+    assert_eq!(
+        client.call(ECHO, &[], frame(b"")).await.grpc_status(),
+        Some("0")
+    );
+    // The caller said "not sampled": not recorded even though it fails.
+    let refused_trace = "11111111111111111111111111111111";
+    let failed = client
+        .call(
+            "/protogate.testing.v1.EchoService/Fail",
+            &[(
+                "traceparent",
+                &format!("00-{refused_trace}-2222222222222222-00"),
+            )],
+            frame(b""),
+        )
+        .await;
+    assert_eq!(failed.grpc_status(), Some("14"));
+    // A failure in a new trace is recorded although the ratio passed it over.
+    let failed = client
+        .call("/protogate.testing.v1.EchoService/Fail", &[], frame(b""))
+        .await;
+    assert_eq!(failed.grpc_status(), Some("14"));
+
+    let spans = receiver.wait_for(1).await;
+    let (_, server) = spans
+        .iter()
+        .find(|(_, s)| s.kind == SERVER_KIND)
+        .expect("the failed call's server span");
+    assert_eq!(
+        attribute(server, "rpc.response.status_code").as_deref(),
+        Some("UNAVAILABLE")
+    );
+    assert_eq!(
+        attribute(server, "error.type").as_deref(),
+        Some("UNAVAILABLE")
+    );
+    assert_eq!(
+        server.status.as_ref().map(|s| s.code),
+        Some(2),
+        "status ERROR"
+    );
+    // Spans leave in order through one queue: by now the earlier calls'
+    // spans would have arrived too, had they been recorded.
+    let traces: Vec<String> = receiver
+        .spans()
+        .iter()
+        .map(|(_, s)| hex(&s.trace_id))
+        .collect();
+    assert!(
+        traces.iter().all(|t| t == &hex(&server.trace_id)),
+        "{traces:?}"
+    );
+    assert!(!traces.contains(&refused_trace.to_owned()));
+}
+
+#[tokio::test]
+async fn a_stopped_collector_costs_calls_nothing_and_lost_spans_are_counted() {
+    let mut receiver = OtlpReceiver::start().await;
+    let raw = RawUpstream::start().await;
+    let gateway = Gateway::start(&config(&receiver, &raw.addr.to_string(), 1.0)).await;
+    let client = RawClient::connect(gateway.port).await;
+    assert_eq!(
+        client.call(ECHO, &[], frame(b"")).await.grpc_status(),
+        Some("0")
+    );
+    receiver.wait_for(2).await;
+
+    receiver.stop();
+    for _ in 0..20 {
+        assert_eq!(
+            client.call(ECHO, &[], frame(b"")).await.grpc_status(),
+            Some("0")
+        );
+    }
+    let series = "protogate_tracing_spans_total{result=\"failed\"}";
+    protogate_testkit::eventually(
+        "the lost spans to be counted",
+        std::time::Duration::from_secs(15),
+        || async {
+            let metrics = gateway.metrics().await;
+            let lost = crate::support::value_of(&metrics, series).unwrap_or(0.0);
+            (lost >= 40.0).then_some(())
+        },
+    )
+    .await;
+}
