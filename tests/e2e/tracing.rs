@@ -226,3 +226,50 @@ async fn a_stopped_collector_costs_calls_nothing_and_lost_spans_are_counted() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn rate_limit_refusals_and_retries_are_span_events() {
+    let receiver = OtlpReceiver::start().await;
+    let refusing = RawUpstream::start_refusing(true).await;
+    let good = RawUpstream::start().await;
+    let yaml = config(&receiver, &good.addr.to_string(), 1.0)
+        .replace(
+            &format!("targets: [\"{}\"]", good.addr),
+            &format!("targets: [\"{}\", \"{}\"]", refusing.addr, good.addr),
+        )
+        .replace(
+            "    upstream: raw\n",
+            "    upstream: raw\n    plugins:\n      - rate_limit: { limits: [{ requests: 1, per: 1h, burst: 2 }] }\n",
+        );
+    let gateway = Gateway::start(&yaml).await;
+    let client = RawClient::connect(gateway.port).await;
+    // Two calls: round robin starts one of them on the refusing target,
+    // which never processes it, so the gateway replays it on the other.
+    for _ in 0..2 {
+        assert_eq!(
+            client.call(ECHO, &[], frame(b"")).await.grpc_status(),
+            Some("0")
+        );
+    }
+    let refused = client.call(ECHO, &[], frame(b"")).await;
+    assert_eq!(refused.grpc_status(), Some("8"));
+
+    let spans = receiver.wait_for(5).await;
+    let retried = spans
+        .iter()
+        .filter(|(_, s)| s.kind == CLIENT_KIND)
+        .flat_map(|(_, s)| &s.events)
+        .filter(|e| e.name == "retry")
+        .count();
+    assert_eq!(retried, 1, "one call was replayed on the next target");
+    let limited: Vec<_> = spans
+        .iter()
+        .filter(|(_, s)| s.kind == SERVER_KIND && s.events.iter().any(|e| e.name == "rate_limited"))
+        .collect();
+    assert_eq!(limited.len(), 1, "{spans:?}");
+    let (_, span) = limited[0];
+    assert_eq!(
+        attribute(span, "rpc.response.status_code").as_deref(),
+        Some("RESOURCE_EXHAUSTED")
+    );
+}

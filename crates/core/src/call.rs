@@ -52,6 +52,31 @@ pub struct CallInfo {
     /// When the upstream's response header arrived (for a call a plugin
     /// made itself: its whole answer).
     pub upstream_answered: Option<Instant>,
+    /// What happened along the way (a rate-limit refusal, a retry on the
+    /// next target), in order: tracing records them as span events.
+    pub events: Vec<CallEvent>,
+}
+
+/// Something that happened during a call, worth a span event.
+#[derive(Debug, Clone)]
+pub struct CallEvent {
+    /// When.
+    pub at: Instant,
+    /// What: `rate_limited`, `retry`, ...
+    pub name: &'static str,
+    /// Details, as attribute names and values.
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+impl CallEvent {
+    /// An event that happens now.
+    pub fn now(name: &'static str, attributes: Vec<(&'static str, String)>) -> Self {
+        Self {
+            at: Instant::now(),
+            name,
+            attributes,
+        }
+    }
 }
 
 impl CallInfo {
@@ -73,6 +98,7 @@ impl CallInfo {
             path_params: Vec::new(),
             upstream_sent: None,
             upstream_answered: None,
+            events: Vec::new(),
         }
     }
 }

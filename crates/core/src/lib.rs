@@ -23,7 +23,7 @@ pub mod registry;
 mod rescue;
 mod upstream_call;
 
-pub use call::CallInfo;
+pub use call::{CallEvent, CallInfo};
 pub use chain::{Chain, DynPlugin, Slots};
 pub use error::GatewayError;
 pub use plugin::{Downstream, Flow, Hooks, LocalResponse, Plugin, ResponseStream};

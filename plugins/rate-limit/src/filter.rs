@@ -175,8 +175,20 @@ impl RateLimiter {
     }
 
     /// A refusal, or in shadow mode a log line and `None`.
-    fn refuse(&self, error: GatewayError, call: &CallInfo, key: &str) -> Option<Flow> {
-        if self.config.mode == Mode::Shadow {
+    fn refuse(&self, error: GatewayError, call: &mut CallInfo, key: &str) -> Option<Flow> {
+        let shadow = self.config.mode == Mode::Shadow;
+        call.events.push(protogate_core::CallEvent::now(
+            if shadow {
+                "rate_limited_shadow"
+            } else {
+                "rate_limited"
+            },
+            vec![
+                ("protogate.rate_limit.message", error.message.to_string()),
+                ("rpc.response.status_code", error.code.name().to_owned()),
+            ],
+        ));
+        if shadow {
             log::info!(
                 target: "protogate::rate_limit",
                 "shadow: route {} key {} would be refused: {}",

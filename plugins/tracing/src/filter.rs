@@ -13,10 +13,13 @@ use protogate_core::{CallInfo, Flow, GatewayError, Hooks, Plugin, RequestCx, Req
 use crate::config::TracingPluginConfig;
 use crate::context::{self, Parent, SpanIds};
 use crate::exporter::Exporter;
-use crate::span::{client_span, server_span, Clock, SpanParts};
+use crate::span::{client_span, events, server_span, Clock, SpanParts};
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
+/// The event the forwarding loop records when it replays a call on the
+/// next target: it belongs on the CLIENT span.
+const RETRY: &str = "retry";
 
 /// One route's `tracing`.
 pub struct Tracer {
@@ -165,6 +168,7 @@ impl Plugin for Tracer {
                 state: tracestate,
                 start: clock.wall(call.started),
                 end,
+                events: events(call, &clock, |name| name != RETRY),
             },
         );
         let attempts = state.attempts.len();
@@ -188,6 +192,11 @@ impl Plugin for Tracer {
                     state: tracestate,
                     start: clock.wall(sent),
                     end: ended.max(clock.wall(sent)),
+                    events: if index + 1 == attempts {
+                        events(call, &clock, |name| name == RETRY)
+                    } else {
+                        Vec::new()
+                    },
                 },
             ));
         }

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::time::{Instant, SystemTime};
 
 use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+    Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
@@ -59,6 +59,24 @@ pub struct SpanParts<'a> {
     pub start: SystemTime,
     /// See `start`.
     pub end: SystemTime,
+    /// Its events (a rate-limit refusal, a retry).
+    pub events: Vec<Event>,
+}
+
+/// The call's events named `pick` (or all but those), as span events.
+pub fn events(call: &CallInfo, clock: &Clock, pick: impl Fn(&str) -> bool) -> Vec<Event> {
+    call.events
+        .iter()
+        .filter(|e| pick(e.name))
+        .map(|e| {
+            let attributes = e
+                .attributes
+                .iter()
+                .map(|(k, v)| KeyValue::new(*k, v.clone()))
+                .collect();
+            Event::new(e.name, clock.wall(e.at), attributes, 0)
+        })
+        .collect()
 }
 
 /// gRPC codes a server reports as errors (the RPC conventions: the others,
@@ -237,7 +255,11 @@ fn span(
         end_time: parts.end,
         attributes,
         dropped_attributes_count: 0,
-        events: SpanEvents::default(),
+        events: {
+            let mut events = SpanEvents::default();
+            events.events = parts.events;
+            events
+        },
         links: SpanLinks::default(),
         status,
         instrumentation_scope: InstrumentationScope::builder("protogate")

@@ -280,6 +280,13 @@ pub(crate) async fn run<C: Caller>(
                     "upstream {} refused the call ({reason}); retrying",
                     stream.target
                 );
+                ctx.call.events.push(protogate_core::CallEvent::now(
+                    "retry",
+                    vec![
+                        ("protogate.upstream.target", stream.target.to_string()),
+                        ("protogate.retry.reason", reason.to_string()),
+                    ],
+                ));
                 give_back(pool, stream).await;
                 let next = start.wrapping_add(attempts);
                 attempts += 1;
