@@ -273,3 +273,58 @@ async fn rate_limit_refusals_and_retries_are_span_events() {
         Some("RESOURCE_EXHAUSTED")
     );
 }
+
+#[tokio::test]
+async fn b3_single_and_multi_headers_are_continued_when_configured() {
+    let receiver = OtlpReceiver::start().await;
+    let raw = RawUpstream::start().await;
+    let yaml = config(&receiver, &raw.addr.to_string(), 1.0).replace(
+        "- tracing: { sample_ratio: 1 }",
+        "- tracing: { sample_ratio: 1, propagation: [w3c, b3, b3multi] }",
+    );
+    assert!(yaml.contains("propagation"), "{yaml}");
+    let gateway = Gateway::start(&yaml).await;
+    let client = RawClient::connect(gateway.port).await;
+    let trace = "80f198ee56343ba864fe8b2a57d3eff7";
+    let caller = "e457b5a2e4d86bd1";
+    let reply = client
+        .call(ECHO, &[("b3", &format!("{trace}-{caller}-1"))], frame(b""))
+        .await;
+    assert_eq!(reply.grpc_status(), Some("0"));
+    let spans = receiver.wait_for(2).await;
+    let (_, server) = spans.iter().find(|(_, s)| s.kind == SERVER_KIND).unwrap();
+    let (_, client_span) = spans.iter().find(|(_, s)| s.kind == CLIENT_KIND).unwrap();
+    assert_eq!(hex(&server.trace_id), trace);
+    assert_eq!(hex(&server.parent_span_id), caller);
+    let ours = hex(&client_span.span_id);
+    let seen = raw.seen();
+    let sent = seen.last().unwrap();
+    assert_eq!(sent["b3"], format!("{trace}-{ours}-1").as_str());
+    assert_eq!(
+        sent["traceparent"],
+        format!("00-{trace}-{ours}-01").as_str()
+    );
+    assert_eq!(sent["x-b3-traceid"], trace);
+    assert_eq!(sent["x-b3-spanid"], ours.as_str());
+    assert_eq!(sent["x-b3-sampled"], "1");
+
+    // The multi-header form, 64-bit trace id, "not sampled": continued,
+    // not exported, and passed on as not sampled.
+    let reply = client
+        .call(
+            ECHO,
+            &[
+                ("x-b3-traceid", "463ac35c9f6413ad"),
+                ("x-b3-spanid", "a2fb4a1d1a96d312"),
+                ("x-b3-sampled", "0"),
+            ],
+            frame(b""),
+        )
+        .await;
+    assert_eq!(reply.grpc_status(), Some("0"));
+    let seen = raw.seen();
+    let sent = seen.last().unwrap();
+    assert_eq!(sent["x-b3-traceid"], "0000000000000000463ac35c9f6413ad");
+    assert_eq!(sent["x-b3-sampled"], "0");
+    assert!(sent["traceparent"].to_str().unwrap().ends_with("-00"));
+}

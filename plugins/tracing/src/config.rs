@@ -10,11 +10,28 @@ pub struct TracingPluginConfig {
     /// decides for the traces it continues; a failed call is recorded
     /// anyway unless its caller said "not sampled".
     pub sample_ratio: f64,
+    /// The trace-context formats read from callers (the first one present
+    /// wins) and all written to the upstream. Default: `[w3c]`.
+    pub propagation: Vec<Format>,
+}
+
+/// A trace-context format on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// W3C `traceparent` and `tracestate`.
+    W3c,
+    /// Zipkin's single `b3` header.
+    B3,
+    /// Zipkin's `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-Sampled`.
+    B3Multi,
 }
 
 impl Default for TracingPluginConfig {
     fn default() -> Self {
-        Self { sample_ratio: 1.0 }
+        Self {
+            sample_ratio: 1.0,
+            propagation: vec![Format::W3c],
+        }
     }
 }
 
@@ -25,7 +42,12 @@ impl Decode for TracingPluginConfig {
         }
         let mut fields = d.fields(node, path, "the tracing plugin")?;
         let ratio = fields.optional::<Spanned<f64>>(d, "sample_ratio");
+        let propagation = match fields.node("propagation") {
+            None => Some(vec![Format::W3c]),
+            Some(node) => decode_formats(node, &path.key("propagation"), d),
+        };
         fields.finish(d);
+        let propagation = propagation?;
         let sample_ratio = match ratio {
             None => 1.0,
             Some(r) if (0.0..=1.0).contains(&r.value) => r.value,
@@ -38,6 +60,45 @@ impl Decode for TracingPluginConfig {
                 return None;
             }
         };
-        Some(Self { sample_ratio })
+        Some(Self {
+            sample_ratio,
+            propagation,
+        })
     }
+}
+
+/// `propagation: [w3c, b3, b3multi]`: at least one, each once.
+fn decode_formats(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Vec<Format>> {
+    let Some(items) = node.as_seq() else {
+        d.expected(node, path, "a list of formats: w3c, b3, b3multi");
+        return None;
+    };
+    let mut formats = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let at = path.index(index);
+        let format = d.keyword(
+            item,
+            &at,
+            "format",
+            &[
+                ("w3c", Format::W3c),
+                ("b3", Format::B3),
+                ("b3multi", Format::B3Multi),
+            ],
+        )?;
+        if formats.contains(&format) {
+            d.error(item.span, &at, "this format is named twice");
+            return None;
+        }
+        formats.push(format);
+    }
+    if formats.is_empty() {
+        d.error(
+            node.span,
+            path,
+            "name at least one format: w3c, b3, b3multi",
+        );
+        return None;
+    }
+    Some(formats)
 }

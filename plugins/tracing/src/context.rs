@@ -1,10 +1,13 @@
-//! W3C Trace Context, sans IO: reading `traceparent` and `tracestate`
-//! from a caller and writing them for the upstream.
+//! Trace context on the wire, sans IO: W3C `traceparent` / `tracestate`,
+//! and Zipkin's B3 (the single `b3` header and the `X-B3-*` set).
 //!
-//! Parsing is strict, as the spec asks: lower-case hex only, version `ff`
-//! and all-zero ids refused (a new trace starts instead). A later version
-//! is read by its version-00 fields. `tracestate` is passed on unchanged
-//! when `traceparent` was valid, and dropped otherwise.
+//! Parsing is strict, as the W3C spec asks: lower-case hex only, version
+//! `ff` and all-zero ids refused (a new trace starts instead). A later
+//! version is read by its version-00 fields. `tracestate` is passed on
+//! unchanged when `traceparent` was valid, and dropped otherwise. B3 ids
+//! follow the same hex rules; a 64-bit B3 trace id is widened with zeros,
+//! as OpenTelemetry does. B3's "defer" (no sampling state) leaves the
+//! decision to the gateway's ratio.
 
 /// A trace id and span id as the wire carries them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,8 +23,9 @@ pub struct SpanIds {
 pub struct Parent {
     /// The caller's trace and span.
     pub ids: SpanIds,
-    /// Whether the caller sampled the trace (flag 0x01).
-    pub sampled: bool,
+    /// Whether the caller sampled the trace (W3C flag 0x01, B3 `1`/`d`);
+    /// `None` when it left the decision to us (B3 without a state).
+    pub sampled: Option<bool>,
     /// `tracestate`, passed on as received.
     pub state: Option<String>,
 }
@@ -54,9 +58,92 @@ pub fn extract(traceparent: Option<&[u8]>, tracestate: Option<&str>) -> Option<P
         .map(str::to_owned);
     Some(Parent {
         ids: SpanIds { trace_id, span_id },
-        sampled: flags & 1 == 1,
+        sampled: Some(flags & 1 == 1),
         state,
     })
+}
+
+/// Reads a single `b3` header: `trace-span[-state[-parent]]`. A lone
+/// sampling state (`b3: 0`) carries no ids and starts nothing.
+pub fn extract_b3(value: &str) -> Option<Parent> {
+    let mut fields = value.trim().split('-');
+    let trace = fields.next()?;
+    let span = fields.next()?;
+    let state = fields.next();
+    let parent = fields.next();
+    if fields.next().is_some() || parent.is_some_and(|p| p.len() != 16 || hex_id::<8>(p).is_none())
+    {
+        return None;
+    }
+    let sampled = match state {
+        None => None,
+        Some("1" | "d") => Some(true),
+        Some("0") => Some(false),
+        Some(_) => return None,
+    };
+    b3_parent(trace, span, sampled)
+}
+
+/// Reads the `X-B3-*` headers (`TraceId`, `SpanId`, `Sampled`, `Flags`).
+pub fn extract_b3_multi(
+    trace: Option<&str>,
+    span: Option<&str>,
+    sampled: Option<&str>,
+    flags: Option<&str>,
+) -> Option<Parent> {
+    let sampled = match (flags.map(str::trim), sampled.map(str::trim)) {
+        (Some("1"), _) => Some(true),
+        (_, Some("1" | "true")) => Some(true),
+        (_, Some("0" | "false")) => Some(false),
+        (_, None) => None,
+        (_, Some(_)) => return None,
+    };
+    b3_parent(trace?.trim(), span?.trim(), sampled)
+}
+
+fn b3_parent(trace: &str, span: &str, sampled: Option<bool>) -> Option<Parent> {
+    let trace_id = match trace.len() {
+        32 => hex_id::<16>(trace)?,
+        16 => {
+            let low = hex_id::<8>(trace)?;
+            let mut wide = [0u8; 16];
+            wide[8..].copy_from_slice(&low);
+            wide
+        }
+        _ => return None,
+    };
+    if span.len() != 16 {
+        return None;
+    }
+    let span_id = hex_id::<8>(span)?;
+    if trace_id == [0; 16] || span_id == [0; 8] {
+        return None;
+    }
+    Some(Parent {
+        ids: SpanIds { trace_id, span_id },
+        sampled,
+        state: None,
+    })
+}
+
+fn hex_id<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != N * 2 {
+        return None;
+    }
+    let mut out = [0u8; N];
+    hex_into(bytes, &mut out)?;
+    Some(out)
+}
+
+/// `trace-span-1` (or `-0`) for a single `b3` header.
+pub fn b3(ids: SpanIds, sampled: bool) -> String {
+    let mut out = String::with_capacity(51);
+    push_hex(&mut out, &ids.trace_id);
+    out.push('-');
+    push_hex(&mut out, &ids.span_id);
+    out.push_str(if sampled { "-1" } else { "-0" });
+    out
 }
 
 /// `00-<trace>-<span>-<flags>` for the upstream.
@@ -127,7 +214,7 @@ mod tests {
     #[test]
     fn a_valid_header_is_read_and_written_back() {
         let parent = extract(Some(VALID.as_bytes()), Some("congo=t61rcWkgMzE")).expect("valid");
-        assert!(parent.sampled);
+        assert_eq!(parent.sampled, Some(true));
         assert_eq!(parent.state.as_deref(), Some("congo=t61rcWkgMzE"));
         assert_eq!(traceparent(parent.ids, true), VALID);
         assert_eq!(
@@ -151,6 +238,54 @@ mod tests {
         }
         let later = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-more";
         let parent = extract(Some(later.as_bytes()), None).expect("a later version");
-        assert!(!parent.sampled);
+        assert_eq!(parent.sampled, Some(false));
+    }
+
+    #[test]
+    fn b3_single_and_multi_are_read_and_written() {
+        let single = "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90";
+        let parent = extract_b3(single).expect("valid");
+        assert_eq!(parent.sampled, Some(true));
+        assert_eq!(
+            b3(parent.ids, true),
+            "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"
+        );
+        let deferred =
+            extract_b3("80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1").expect("ids only");
+        assert_eq!(deferred.sampled, None);
+        assert_eq!(
+            extract_b3("e457b5a2e4d86bd1-e457b5a2e4d86bd1-d")
+                .expect("64-bit")
+                .ids
+                .trace_id[..8],
+            [0; 8]
+        );
+        for bad in [
+            "0",
+            "80f198ee-e457b5a2e4d86bd1-1",
+            "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-x",
+            "80F198EE56343BA864FE8B2A57D3EFF7-e457b5a2e4d86bd1",
+        ] {
+            assert_eq!(extract_b3(bad), None, "{bad}");
+        }
+        let multi = extract_b3_multi(
+            Some("463ac35c9f6413ad48485a3953bb6124"),
+            Some("a2fb4a1d1a96d312"),
+            Some("0"),
+            None,
+        )
+        .expect("valid");
+        assert_eq!(multi.sampled, Some(false));
+        let debug = extract_b3_multi(
+            Some("463ac35c9f6413ad"),
+            Some("a2fb4a1d1a96d312"),
+            None,
+            Some("1"),
+        );
+        assert_eq!(debug.expect("debug").sampled, Some(true));
+        assert_eq!(
+            extract_b3_multi(None, Some("a2fb4a1d1a96d312"), None, None),
+            None
+        );
     }
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use http::HeaderValue;
 use protogate_core::{CallInfo, Flow, GatewayError, Hooks, Plugin, RequestCx, RequestHeader};
 
-use crate::config::TracingPluginConfig;
+use crate::config::{Format, TracingPluginConfig};
 use crate::context::{self, Parent, SpanIds};
 use crate::exporter::Exporter;
 use crate::span::{client_span, events, server_span, Clock, SpanParts};
@@ -81,20 +81,18 @@ impl Plugin for Tracer {
         cx: &mut RequestCx<'_>,
     ) -> Result<Flow, GatewayError> {
         let request = cx.downstream.req_header();
-        let parent = context::extract(
-            request.headers.get(TRACEPARENT).map(HeaderValue::as_bytes),
-            request
-                .headers
-                .get(TRACESTATE)
-                .and_then(|v| v.to_str().ok()),
-        );
+        let parent = self
+            .config
+            .propagation
+            .iter()
+            .find_map(|format| read_context(*format, &request.headers));
         let trace_id = parent
             .as_ref()
             .map_or_else(context::new_trace_id, |p| p.ids.trace_id);
-        let sampled = match &parent {
-            Some(parent) => parent.sampled,
-            None => self.sample_new(&trace_id),
-        };
+        let sampled = parent
+            .as_ref()
+            .and_then(|p| p.sampled)
+            .unwrap_or_else(|| self.sample_new(&trace_id));
         state.started = Some(Started {
             ids: SpanIds {
                 trace_id,
@@ -123,18 +121,8 @@ impl Plugin for Tracer {
             trace_id: started.ids.trace_id,
             span_id,
         };
-        let value = context::traceparent(ids, started.sampled);
-        // A well-formed value under a well-known name: cannot fail.
-        let _ = request.insert_header(TRACEPARENT, value);
-        match started.parent.as_ref().and_then(|p| p.state.as_deref()) {
-            Some(tracestate) => {
-                if let Ok(value) = HeaderValue::from_str(tracestate) {
-                    let _ = request.insert_header(TRACESTATE, value);
-                }
-            }
-            None => {
-                request.remove_header(TRACESTATE);
-            }
+        for format in &self.config.propagation {
+            write_context(*format, ids, started, request);
         }
         Ok(())
     }
@@ -150,7 +138,10 @@ impl Plugin for Tracer {
             || call.http_status.is_some_and(|s| s >= 500);
         // A failed call is worth its trace even when the ratio passed it
         // over, unless the caller explicitly said "not sampled".
-        let caller_said_no = started.parent.as_ref().is_some_and(|p| !p.sampled);
+        let caller_said_no = started
+            .parent
+            .as_ref()
+            .is_some_and(|p| p.sampled == Some(false));
         if !(started.sampled || (failed && !caller_said_no)) {
             return;
         }
@@ -201,5 +192,57 @@ impl Plugin for Tracer {
             ));
         }
         self.exporter.record(server);
+    }
+}
+
+/// The caller's trace context in `format`, if it sent a valid one.
+fn read_context(format: Format, headers: &http::HeaderMap) -> Option<Parent> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match format {
+        Format::W3c => context::extract(
+            headers.get(TRACEPARENT).map(HeaderValue::as_bytes),
+            text(TRACESTATE),
+        ),
+        Format::B3 => context::extract_b3(text("b3")?),
+        Format::B3Multi => context::extract_b3_multi(
+            text("x-b3-traceid"),
+            text("x-b3-spanid"),
+            text("x-b3-sampled"),
+            text("x-b3-flags"),
+        ),
+    }
+}
+
+/// Writes the context of the gateway's CLIENT span (`ids`) in `format`,
+/// replacing whatever the caller sent in it.
+fn write_context(format: Format, ids: SpanIds, started: &Started, request: &mut RequestHeader) {
+    // Well-formed values under well-known names: inserting cannot fail.
+    match format {
+        Format::W3c => {
+            let _ = request.insert_header(TRACEPARENT, context::traceparent(ids, started.sampled));
+            let state = started.parent.as_ref().and_then(|p| p.state.as_deref());
+            match state.and_then(|s| HeaderValue::from_str(s).ok()) {
+                Some(value) => {
+                    let _ = request.insert_header(TRACESTATE, value);
+                }
+                None => {
+                    request.remove_header(TRACESTATE);
+                }
+            }
+        }
+        Format::B3 => {
+            let _ = request.insert_header("b3", context::b3(ids, started.sampled));
+        }
+        Format::B3Multi => {
+            let mut trace = String::with_capacity(32);
+            context::push_hex(&mut trace, &ids.trace_id);
+            let mut span = String::with_capacity(16);
+            context::push_hex(&mut span, &ids.span_id);
+            let _ = request.insert_header("x-b3-traceid", trace);
+            let _ = request.insert_header("x-b3-spanid", span);
+            let _ = request.insert_header("x-b3-sampled", if started.sampled { "1" } else { "0" });
+            request.remove_header("x-b3-parentspanid");
+            request.remove_header("x-b3-flags");
+        }
     }
 }
