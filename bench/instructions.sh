@@ -14,16 +14,21 @@
 # Usage (from the repository root, after `cargo build --release -p protogate
 # -p protogate-demo`):
 #   bench/instructions.sh    # plain; rate_limit with and without its
-#                            # RateLimit headers; ten header_map rules
+#                            # RateLimit headers; ten header_map rules;
+#                            # tracing at ratio 1.0, exporting to a sink
 #   CONFIGS="plain rate-limit" bench/instructions.sh
 #   KEEP_WORK=1 ...   # keep the callgrind files, for callgrind_annotate
-# Needs valgrind and h2load (nghttp2-client).
+# Needs valgrind, h2load (nghttp2-client) and, for `tracing`, nginx: it
+# plays the OTLP/HTTP collector (answers every POST /v1/traces with 200),
+# so the exporter's work (encoding, sending) is counted, the collector's
+# is not.
 
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+export PATH="$PATH:/usr/sbin:/sbin"
 REL="$ROOT/target/release"
-CONFIGS=${CONFIGS:-"plain rate-limit rate-limit-quiet header-map"}
+CONFIGS=${CONFIGS:-"plain rate-limit rate-limit-quiet header-map tracing"}
 SMALL=${SMALL:-2000}
 LARGE=${LARGE:-6000}
 WORK=$(mktemp -d /tmp/protogate-instructions.XXXXXX)
@@ -48,6 +53,30 @@ wait_listen() { # PORT
 
 # The 175-byte UnaryCall request bench/run.sh sends.
 printf '\x00\x00\x00\x00\x03\x10\xaf\x01' >"$WORK/unary.bin"
+
+OTLP_PORT=$(free_port)
+if [[ " $CONFIGS " == *" tracing "* ]]; then
+  mkdir -p "$WORK/nginx"
+  cat >"$WORK/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/body;
+    client_max_body_size 64m;
+    server {
+        listen 127.0.0.1:$OTLP_PORT;
+        location /v1/traces { return 200 ""; }
+    }
+}
+EOF
+  nginx -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
+  PIDS+=($!)
+  wait_listen "$OTLP_PORT"
+fi
 
 UP_PORT=$(free_port)
 "$REL/protogate-demo" --listen "127.0.0.1:$UP_PORT" >/dev/null 2>&1 &
@@ -78,6 +107,17 @@ EOF
           limits:
             - { requests: 1000000, per: 1s }
             - { requests: 1000000000, per: 1h }
+EOF
+      ;;
+    tracing)
+      cat <<EOF
+tracing:
+  otlp: { endpoint: "http://127.0.0.1:$OTLP_PORT" }
+  # Full batches, as under load: callgrind runs ~50x slower, so the
+  # default 200 ms would send a batch every few calls.
+  batch: { size: 512, delay: 30s, queue: 4096 }
+plugins:
+  - tracing: { sample_ratio: 1.0 }
 EOF
       ;;
     header-map)

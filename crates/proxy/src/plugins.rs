@@ -184,6 +184,7 @@ impl PluginConfig {
                 let destination = Destination {
                     endpoint: section.otlp_endpoint.clone(),
                     service_name: section.service_name.clone(),
+                    batch: section.batch,
                 };
                 let exporter = Exporter::shared(destination, cx.metrics.tracing());
                 Some(Arc::new(Tracer::new((**config).clone(), exporter)))

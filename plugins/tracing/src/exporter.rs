@@ -4,8 +4,8 @@
 //! full (a slow or dead collector), the span is dropped and counted: a
 //! call never waits on the collector. One thread with a tokio runtime of
 //! its own (Pingora's main thread has none, and the OTLP/gRPC client needs
-//! one) takes up to [`BATCH`] spans at a time, after at most
-//! [`BATCH_DELAY`], and exports them with the OpenTelemetry OTLP exporter
+//! one) takes up to `batch.size` spans at a time, after at most
+//! `batch.delay`, and exports them with the OpenTelemetry OTLP exporter
 //! (OTLP/HTTP protobuf, or OTLP/gRPC for a `grpc://` endpoint). The
 //! exporter does not retry, and gives up after [`EXPORT_TIMEOUT`].
 //!
@@ -18,16 +18,11 @@ use std::time::Duration;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
 use opentelemetry_sdk::Resource;
+use protogate_config::BatchConfig;
 use protogate_core::registry::Registry;
 use protogate_metrics::TracingMetrics;
 use tokio::sync::mpsc;
 
-/// Spans waiting for export at most.
-pub const QUEUE: usize = 4096;
-/// Spans per export at most.
-pub const BATCH: usize = 512;
-/// How long a batch waits to fill.
-pub const BATCH_DELAY: Duration = Duration::from_millis(200);
 /// How long one export may take.
 pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -38,6 +33,8 @@ pub struct Destination {
     pub endpoint: String,
     /// The `service.name` resource attribute.
     pub service_name: String,
+    /// Batching and the queue's size.
+    pub batch: BatchConfig,
 }
 
 impl Destination {
@@ -71,7 +68,7 @@ impl Exporter {
     /// out of threads), the error is logged and every span is counted as
     /// dropped: tracing never stops the gateway.
     pub fn start(destination: Destination, metrics: TracingMetrics) -> Self {
-        let (queue, spans) = mpsc::channel(QUEUE);
+        let (queue, spans) = mpsc::channel(destination.batch.queue.max(1));
         let worker_metrics = metrics.clone();
         let started = std::thread::Builder::new()
             .name("protogate-otlp".into())
@@ -98,7 +95,7 @@ impl Exporter {
     /// a reload that does not change it.
     pub fn shared(destination: Destination, metrics: TracingMetrics) -> Arc<Self> {
         static EXPORTERS: Registry<Exporter> = Registry::new();
-        let identity = format!("{}|{}", destination.endpoint, destination.service_name);
+        let identity = format!("{destination:?}");
         EXPORTERS.shared(identity, || Self::start(destination, metrics))
     }
 
@@ -133,15 +130,16 @@ async fn export_loop(
             .with_service_name(destination.service_name.clone())
             .build(),
     );
-    let mut batch = Vec::with_capacity(BATCH);
+    let BatchConfig { size, delay, .. } = destination.batch;
+    let mut batch = Vec::with_capacity(size);
     let mut failures_logged = 0u32;
     loop {
-        if spans.recv_many(&mut batch, BATCH).await == 0 {
+        if spans.recv_many(&mut batch, size).await == 0 {
             break; // every sender is gone: the config no longer traces
         }
-        let deadline = tokio::time::Instant::now() + BATCH_DELAY;
-        while batch.len() < BATCH {
-            let room = BATCH - batch.len();
+        let deadline = tokio::time::Instant::now() + delay;
+        while batch.len() < size {
+            let room = size - batch.len();
             match tokio::time::timeout_at(deadline, spans.recv_many(&mut batch, room)).await {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
@@ -194,6 +192,7 @@ mod tests {
         Destination {
             endpoint: endpoint.into(),
             service_name: "protogate".into(),
+            batch: BatchConfig::default(),
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use protogate_core::{CallInfo, Flow, GatewayError, Hooks, Plugin, RequestCx, RequestHeader};
 
 use crate::config::{Format, TracingPluginConfig};
@@ -121,9 +121,11 @@ impl Plugin for Tracer {
             trace_id: started.ids.trace_id,
             span_id,
         };
+        let mut edits = Vec::with_capacity(2 * self.config.propagation.len());
         for format in &self.config.propagation {
-            write_context(*format, ids, started, request);
+            context_edits(*format, ids, started, &mut edits);
         }
+        apply(request, &edits);
         Ok(())
     }
 
@@ -213,36 +215,71 @@ fn read_context(format: Format, headers: &http::HeaderMap) -> Option<Parent> {
     }
 }
 
-/// Writes the context of the gateway's CLIENT span (`ids`) in `format`,
-/// replacing whatever the caller sent in it.
-fn write_context(format: Format, ids: SpanIds, started: &Started, request: &mut RequestHeader) {
-    // Well-formed values under well-known names: inserting cannot fail.
+/// The header edits that write the context of the gateway's CLIENT span
+/// (`ids`) in `format`, replacing whatever the caller sent in it: a value
+/// to set, or `None` to remove the header.
+fn context_edits(
+    format: Format,
+    ids: SpanIds,
+    started: &Started,
+    edits: &mut Vec<(HeaderName, Option<HeaderValue>)>,
+) {
+    let value = |text: String| HeaderValue::from_str(&text).ok();
     match format {
         Format::W3c => {
-            let _ = request.insert_header(TRACEPARENT, context::traceparent(ids, started.sampled));
+            let traceparent = context::traceparent(ids, started.sampled);
+            edits.push((HeaderName::from_static(TRACEPARENT), value(traceparent)));
             let state = started.parent.as_ref().and_then(|p| p.state.as_deref());
-            match state.and_then(|s| HeaderValue::from_str(s).ok()) {
-                Some(value) => {
-                    let _ = request.insert_header(TRACESTATE, value);
-                }
-                None => {
-                    request.remove_header(TRACESTATE);
-                }
-            }
+            let state = state.and_then(|s| HeaderValue::from_str(s).ok());
+            edits.push((HeaderName::from_static(TRACESTATE), state));
         }
         Format::B3 => {
-            let _ = request.insert_header("b3", context::b3(ids, started.sampled));
+            let b3 = context::b3(ids, started.sampled);
+            edits.push((HeaderName::from_static("b3"), value(b3)));
         }
         Format::B3Multi => {
             let mut trace = String::with_capacity(32);
             context::push_hex(&mut trace, &ids.trace_id);
             let mut span = String::with_capacity(16);
             context::push_hex(&mut span, &ids.span_id);
-            let _ = request.insert_header("x-b3-traceid", trace);
-            let _ = request.insert_header("x-b3-spanid", span);
-            let _ = request.insert_header("x-b3-sampled", if started.sampled { "1" } else { "0" });
-            request.remove_header("x-b3-parentspanid");
-            request.remove_header("x-b3-flags");
+            let sampled = HeaderValue::from_static(if started.sampled { "1" } else { "0" });
+            edits.push((HeaderName::from_static("x-b3-traceid"), value(trace)));
+            edits.push((HeaderName::from_static("x-b3-spanid"), value(span)));
+            edits.push((HeaderName::from_static("x-b3-sampled"), Some(sampled)));
+            edits.push((HeaderName::from_static("x-b3-parentspanid"), None));
+            edits.push((HeaderName::from_static("x-b3-flags"), None));
+        }
+    }
+}
+
+/// Applies `edits`: through the header's inner map when it has no case
+/// map (every gRPC upstream request), where a write parses no name;
+/// through Pingora's API otherwise.
+fn apply(request: &mut RequestHeader, edits: &[(HeaderName, Option<HeaderValue>)]) {
+    let fast = protogate_core::parts::edit_request(request, |map| {
+        for (name, value) in edits {
+            match value {
+                Some(value) => {
+                    map.insert(name.clone(), value.clone());
+                }
+                None => {
+                    map.remove(name);
+                }
+            }
+        }
+    });
+    if fast.is_ok() {
+        return;
+    }
+    for (name, value) in edits {
+        match value {
+            // A valid name and value: inserting cannot fail.
+            Some(value) => {
+                let _ = request.insert_header(name.clone(), value.clone());
+            }
+            None => {
+                request.remove_header(name);
+            }
         }
     }
 }

@@ -8,6 +8,7 @@
 //! on its server span: the HTTP request and the gRPC method it became.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use opentelemetry::trace::{
@@ -93,24 +94,27 @@ fn server_error(code: Code) -> bool {
     )
 }
 
-/// `DEADLINE_EXCEEDED` from `DeadlineExceeded`: the conventions' spelling.
-pub fn code_name(code: Code) -> String {
-    let name = code.name();
-    if name == "OK" {
-        return name.to_owned();
+/// The code's name as the conventions spell it (`DEADLINE_EXCEEDED`).
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Canceled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
     }
-    let mut out = String::with_capacity(name.len() + 4);
-    for (index, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && index > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    // grpc-go spells it CANCELLED; so do the conventions.
-    if out == "CANCELED" {
-        return "CANCELLED".to_owned();
-    }
-    out
 }
 
 /// Whether the gRPC method is one the gateway knows (not the `unknown`
@@ -131,12 +135,14 @@ pub fn server_span(
     let rpc_method = known_method(call);
     let grpc = call.protocol.is_grpc();
     let mut failed = false;
-    let mut error_type: Option<String> = None;
+    let mut error_type: Option<Cow<'static, str>> = None;
     if let Some(route) = &call.route {
-        attributes.push(KeyValue::new("protogate.route", route.to_string()));
+        attributes.push(KeyValue::new("protogate.route", Arc::clone(route)));
     }
     if let Some(ip) = call.client_addr {
-        attributes.push(KeyValue::new("client.address", ip.to_string()));
+        let mut text = String::with_capacity(15);
+        protogate_core::ip::push_ip(&mut text, ip);
+        attributes.push(KeyValue::new("client.address", text));
     }
     if let Some(rpc) = &rpc_method {
         attributes.push(KeyValue::new("rpc.system.name", "grpc"));
@@ -145,7 +151,7 @@ pub fn server_span(
             attributes.push(KeyValue::new("rpc.response.status_code", code_name(code)));
             if grpc && server_error(code) {
                 failed = true;
-                error_type = Some(code_name(code));
+                error_type = Some(Cow::Borrowed(code_name(code)));
             }
         }
     }
@@ -163,7 +169,7 @@ pub fn server_span(
             ));
             if status >= 500 {
                 failed = true;
-                error_type = Some(status.to_string());
+                error_type = Some(Cow::Owned(status.to_string()));
             }
         }
     }
@@ -179,7 +185,7 @@ pub fn server_span(
         (_, false) => method.as_str().to_owned(),
     };
     let status = if failed {
-        Status::error(error_type.unwrap_or_default())
+        Status::error(error_type.unwrap_or(Cow::Borrowed("")))
     } else {
         Status::Unset
     };
@@ -192,7 +198,7 @@ pub fn client_span(call: &CallInfo, parts: SpanParts<'_>) -> SpanData {
     let rpc_method = known_method(call);
     let mut status = Status::Unset;
     if let Some(upstream) = &call.upstream {
-        attributes.push(KeyValue::new("protogate.upstream", upstream.to_string()));
+        attributes.push(KeyValue::new("protogate.upstream", Arc::clone(upstream)));
     }
     if let Some(rpc) = &rpc_method {
         attributes.push(KeyValue::new("rpc.system.name", "grpc"));

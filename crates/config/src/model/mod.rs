@@ -20,7 +20,7 @@ pub use server::{
     default_threads, ListenConfig, ListenerTls, ServerConfig, DEFAULT_ADMIN, DEFAULT_GRACE_PERIOD,
     DEFAULT_MAX_CONCURRENT_STREAMS,
 };
-pub use tracing::{TracingConfig, DEFAULT_SERVICE_NAME};
+pub use tracing::{BatchConfig, TracingConfig, DEFAULT_SERVICE_NAME};
 pub use upstream::{
     HealthCheckConfig, Target, UpstreamConfig, UpstreamProtocol, UpstreamTls,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,

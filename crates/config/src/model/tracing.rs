@@ -14,8 +14,53 @@ pub struct TracingConfig {
     pub otlp_endpoint: String,
     /// The `service.name` resource attribute; default `protogate`.
     pub service_name: String,
+    /// `batch: { size, delay, queue }`: how spans are batched for export.
+    pub batch: BatchConfig,
     /// Where the section starts.
     pub span: Span,
+}
+
+/// `batch: { size: 512, delay: 200ms, queue: 4096 }`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// Spans per export at most.
+    pub size: usize,
+    /// How long a batch waits to fill before it is sent.
+    pub delay: std::time::Duration,
+    /// Spans waiting for export at most; more are dropped and counted.
+    pub queue: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            size: 512,
+            delay: std::time::Duration::from_millis(200),
+            queue: 4096,
+        }
+    }
+}
+
+impl Decode for BatchConfig {
+    fn decode(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Self> {
+        let defaults = Self::default();
+        let mut f = d.fields(node, path, "`batch` (`size`, `delay`, `queue`)")?;
+        let size = f.optional::<usize>(d, "size").unwrap_or(defaults.size);
+        let delay = f
+            .optional::<std::time::Duration>(d, "delay")
+            .unwrap_or(defaults.delay);
+        let queue = f.optional::<usize>(d, "queue").unwrap_or(defaults.queue);
+        f.finish(d);
+        if size == 0 || queue < size {
+            d.error(
+                node.span,
+                path,
+                "batch.size must be at least 1 and batch.queue at least batch.size",
+            );
+            return None;
+        }
+        Some(Self { size, delay, queue })
+    }
 }
 
 /// The default `service.name`.
@@ -23,7 +68,7 @@ pub const DEFAULT_SERVICE_NAME: &str = "protogate";
 
 impl Decode for TracingConfig {
     fn decode(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Self> {
-        let mut f = d.fields(node, path, "`tracing` (`otlp`, `service_name`)")?;
+        let mut f = d.fields(node, path, "`tracing` (`otlp`, `service_name`, `batch`)")?;
         let endpoint = f
             .node("otlp")
             .map(|otlp| decode_otlp(otlp, &path.key("otlp"), d));
@@ -31,6 +76,10 @@ impl Decode for TracingConfig {
             d.error(f.span(), path, "missing required key `otlp`");
         }
         let service_name = f.optional::<Spanned<String>>(d, "service_name");
+        let batch = match f.node("batch") {
+            None => Some(BatchConfig::default()),
+            Some(node) => BatchConfig::decode(node, &path.key("batch"), d),
+        };
         f.finish(d);
         let service_name = match service_name {
             Some(s) if s.value.is_empty() => {
@@ -42,6 +91,7 @@ impl Decode for TracingConfig {
         Some(TracingConfig {
             otlp_endpoint: endpoint??,
             service_name: service_name.unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned()),
+            batch: batch?,
             span: node.span,
         })
     }
