@@ -435,7 +435,11 @@ routes:
         .lines()
         .filter(|l| l.contains("protogate::access"))
         .collect();
-    assert!(lines[0].contains("\"POST /test.Raw/Echo"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("method=POST path=/test.Raw/Echo"),
+        "{}",
+        lines[0]
+    );
     assert!(lines[0].contains("grpc=OK route=traced"), "{}", lines[0]);
     assert!(lines[0].contains("request_id=caller-id-1"), "{}", lines[0]);
     assert!(

@@ -328,3 +328,46 @@ async fn b3_single_and_multi_headers_are_continued_when_configured() {
     assert_eq!(sent["x-b3-sampled"], "0");
     assert!(sent["traceparent"].to_str().unwrap().ends_with("-00"));
 }
+
+#[tokio::test]
+async fn json_access_lines_carry_the_trace_id_of_the_exported_spans() {
+    let receiver = OtlpReceiver::start().await;
+    let raw = RawUpstream::start().await;
+    let gateway =
+        protogate_testkit::GatewayBuilder::new(&config(&receiver, &raw.addr.to_string(), 1.0))
+            .log_filter("warn,protogate::access=info")
+            .env("PROTOGATE_LOG_FORMAT", "json")
+            .start()
+            .await;
+    let client = RawClient::connect(gateway.port).await;
+    assert_eq!(
+        client
+            .call(ECHO, &[("x-request-id", "r-1")], frame(b""))
+            .await
+            .grpc_status(),
+        Some("0")
+    );
+    let spans = receiver.wait_for(2).await;
+    let (_, server) = spans.iter().find(|(_, s)| s.kind == SERVER_KIND).unwrap();
+    let line = protogate_testkit::eventually(
+        "the access line",
+        std::time::Duration::from_secs(10),
+        || async {
+            gateway
+                .log()
+                .lines()
+                .find(|l| l.contains("protogate::access"))
+                .map(str::to_owned)
+        },
+    )
+    .await;
+    let entry: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(entry["target"], "protogate::access");
+    let fields = &entry["fields"];
+    assert_eq!(fields["trace_id"], hex(&server.trace_id).as_str(), "{line}");
+    assert_eq!(fields["route"], "echo");
+    assert_eq!(fields["grpc"], "OK");
+    assert_eq!(fields["path"], ECHO);
+    assert_eq!(fields["status"], 200);
+}

@@ -52,6 +52,9 @@ pub struct CallInfo {
     /// When the upstream's response header arrived (for a call a plugin
     /// made itself: its whole answer).
     pub upstream_answered: Option<Instant>,
+    /// The call's trace id (32 hex digits), when the `tracing` plugin
+    /// traces it: the access log prints it, so a line leads to its trace.
+    pub trace_id: Option<Arc<str>>,
     /// What happened along the way (a rate-limit refusal, a retry on the
     /// next target), in order: tracing records them as span events.
     pub events: Vec<CallEvent>,
@@ -98,6 +101,7 @@ impl CallInfo {
             path_params: Vec::new(),
             upstream_sent: None,
             upstream_answered: None,
+            trace_id: None,
             events: Vec::new(),
         }
     }

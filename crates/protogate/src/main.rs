@@ -68,12 +68,22 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr; `RUST_LOG` filters them (default `info`, without the
 /// access log: `RUST_LOG=info,protogate::access=info` adds a line per call).
-/// Pingora's own `log` records are bridged in.
+/// `PROTOGATE_LOG_FORMAT=json` writes one JSON object per line (fields
+/// under `fields`), for log shippers; the default is text. Pingora's own
+/// `log` records are bridged in.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,protogate::access=off"));
-    let _ = tracing_subscriber::fmt()
+    let json = std::env::var("PROTOGATE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // Colours only on a terminal: a log file or journald gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

@@ -1,16 +1,19 @@
-//! The access log: one line per call, under the log target
-//! `protogate::access`, at `info`. It is off by default (a line per call
-//! costs CPU at high rates); `RUST_LOG=info,protogate::access=info` turns
-//! it on. Refused and failed calls are logged too.
+//! The access log: one event per call, under the log target
+//! `protogate::access`, at `info`, with structured fields. It is off by
+//! default (a line per call costs CPU at high rates);
+//! `RUST_LOG=info,protogate::access=info` turns it on. Refused and failed
+//! calls are logged too. As text:
 //!
 //! ```text
-//! 127.0.0.1 "POST /pkg.Svc/Method HTTP/2.0" 200 grpc=NotFound route=products upstream_ms=1.204 ms=1.530 request_id=9f0c...
+//! INFO protogate::access: call client=127.0.0.1 method=POST path=/pkg.Svc/Method version=HTTP/2.0 status=200 grpc=NotFound route=products upstream_ms=1.204 ms=1.530 request_id=9f0c... trace_id=4bf9...
 //! ```
 //!
-//! `grpc=` is the gRPC status of gRPC and gRPC-Web calls (`-` for others),
-//! `upstream_ms=` the time from sending the request upstream to its
-//! response header (`-` when the upstream was not reached), `request_id=`
-//! the id `header_map`'s `request_id` gave the call (`-` without one).
+//! With `PROTOGATE_LOG_FORMAT=json`, the same fields as one JSON object
+//! per line. `grpc` is the gRPC status of gRPC and gRPC-Web calls (`-` for
+//! others), `upstream_ms` the time from sending the request upstream to
+//! its response header (`-` when the upstream was not reached),
+//! `request_id` the id `header_map`'s `request_id` gave the call and
+//! `trace_id` the trace the `tracing` plugin recorded it in (`-` without).
 
 use std::time::Duration;
 
@@ -22,7 +25,7 @@ pub(crate) const TARGET: &str = "protogate::access";
 
 /// Writes the call's line, if the access log is on.
 pub(crate) fn write(session: &Session, call: &CallInfo, elapsed: Duration) {
-    if !log::log_enabled!(target: TARGET, log::Level::Info) {
+    if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
         return;
     }
     let request = session.req_header();
@@ -44,18 +47,21 @@ pub(crate) fn write(session: &Session, call: &CallInfo, elapsed: Duration) {
         }
         _ => "-".to_owned(),
     };
-    log::info!(
+    let path = request.uri.path_and_query().map_or("/", |p| p.as_str());
+    tracing::info!(
         target: TARGET,
-        "{client} \"{} {} {:?}\" {status} grpc={grpc} route={} upstream_ms={upstream} ms={:.3} request_id={}",
-        request.method,
-        request
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str()),
-        request.version,
-        call.route.as_deref().unwrap_or("-"),
-        millis(elapsed),
-        call.request_id.as_deref().unwrap_or("-"),
+        client = %client,
+        method = %request.method,
+        path = %path,
+        version = ?request.version,
+        status,
+        grpc = %grpc,
+        route = %call.route.as_deref().unwrap_or("-"),
+        upstream_ms = %upstream,
+        ms = %format_args!("{:.3}", millis(elapsed)),
+        request_id = %call.request_id.as_deref().unwrap_or("-"),
+        trace_id = %call.trace_id.as_deref().unwrap_or("-"),
+        "call"
     );
 }
 

@@ -40,6 +40,7 @@ pub struct GatewayBuilder {
     yaml: String,
     files: Vec<(String, String)>,
     log_filter: String,
+    env: Vec<(String, String)>,
 }
 
 impl GatewayBuilder {
@@ -49,12 +50,19 @@ impl GatewayBuilder {
             yaml: yaml.to_owned(),
             files: Vec::new(),
             log_filter: "warn".to_owned(),
+            env: Vec::new(),
         }
     }
 
     /// The gateway's `RUST_LOG` (default `warn`); its log is `Gateway::log`.
     pub fn log_filter(mut self, filter: &str) -> Self {
         filter.clone_into(&mut self.log_filter);
+        self
+    }
+
+    /// Sets an environment variable for the gateway process.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -101,6 +109,7 @@ impl GatewayBuilder {
             .args(["run", "--config"])
             .arg(&config)
             .env("RUST_LOG", &self.log_filter)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -93,6 +93,9 @@ impl Plugin for Tracer {
             .as_ref()
             .and_then(|p| p.sampled)
             .unwrap_or_else(|| self.sample_new(&trace_id));
+        let mut hex = String::with_capacity(32);
+        context::push_hex(&mut hex, &trace_id);
+        cx.call.trace_id = Some(Arc::from(hex));
         state.started = Some(Started {
             ids: SpanIds {
                 trace_id,
