@@ -9,7 +9,7 @@ use protogate_testkit::{free_port, Gateway, RawUpstream};
 use crate::support::{gateway_with_demo, protos_dir, repo_dir, SERVER};
 
 /// The venv the README's test command creates; `PROTOGATE_PYTHON` overrides.
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Some(python) = std::env::var_os("PROTOGATE_PYTHON") {
         return PathBuf::from(python);
     }

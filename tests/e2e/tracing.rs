@@ -371,3 +371,76 @@ async fn json_access_lines_carry_the_trace_id_of_the_exported_spans() {
     assert_eq!(fields["path"], ECHO);
     assert_eq!(fields["status"], 200);
 }
+
+/// The Python upstream of `tests/interop/otel_upstream.py`, killed on drop.
+struct PythonUpstream {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PythonUpstream {
+    fn start(endpoint: &str) -> Self {
+        use std::io::BufRead;
+        let script = format!(
+            "{}/tests/interop/otel_upstream.py",
+            crate::support::repo_dir()
+        );
+        let mut child = std::process::Command::new(crate::python_interop::python())
+            .arg(script)
+            .arg(endpoint)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the Python upstream");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("its port");
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("not a port: {line:?}"));
+        Self { child, port }
+    }
+
+    /// Closes its stdin: it stops and flushes its spans.
+    fn finish(&mut self) {
+        drop(self.child.stdin.take());
+    }
+}
+
+impl Drop for PythonUpstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_gateway_span_and_a_python_services_span_form_one_trace() {
+    let receiver = OtlpReceiver::start().await;
+    let mut python = PythonUpstream::start(&format!("{}/v1/traces", receiver.endpoint()));
+    let upstream = format!("127.0.0.1:{}", python.port);
+    let gateway = Gateway::start(&config(&receiver, &upstream, 1.0)).await;
+    let client = RawClient::connect(gateway.port).await;
+    let reply = client.call(ECHO, &[], frame(b"\x08\x01")).await;
+    assert_eq!(reply.grpc_status(), Some("0"), "{:?}", reply.grpc_message());
+    python.finish();
+
+    let spans = receiver.wait_for(3).await;
+    let (_, ours) = spans
+        .iter()
+        .find(|(service, s)| service == "protogate-test" && s.kind == CLIENT_KIND)
+        .expect("the gateway's client span");
+    let (_, theirs) = spans
+        .iter()
+        .find(|(service, _)| service == "py-upstream")
+        .unwrap_or_else(|| panic!("the Python service's span: {spans:?}"));
+    assert_eq!(theirs.kind, SERVER_KIND);
+    assert_eq!(theirs.trace_id, ours.trace_id, "one trace");
+    assert_eq!(
+        theirs.parent_span_id, ours.span_id,
+        "the service's span is a child of the gateway's"
+    );
+}
