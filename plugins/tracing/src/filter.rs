@@ -169,13 +169,9 @@ impl Plugin for Tracer {
         );
         let attempts = state.attempts.len();
         for (index, (span_id, sent)) in state.attempts.drain(..).enumerate() {
-            // The last attempt ends with the upstream's answer; earlier
-            // ones failed over to the next target.
-            let ended = if index + 1 == attempts {
-                call.upstream_answered.map_or(end, |t| clock.wall(t))
-            } else {
-                clock.wall_now()
-            };
+            // The exchange with the upstream lasts as long as the call: a
+            // stream's last message and its trailers come at the end.
+            let ended = end;
             self.exporter.record(client_span(
                 call,
                 SpanParts {
