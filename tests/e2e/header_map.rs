@@ -276,23 +276,12 @@ async fn rest_calls_get_the_rules_on_metadata_and_answer() {
 
 #[test]
 fn check_refuses_bad_rules_with_their_position_and_routes_shows_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rules.yaml");
-    let run = |args: &[&str]| {
-        let output = std::process::Command::new(protogate_testkit::protogate_bin())
-            .args(args)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.success(), text)
+    let run = |command: &str, yaml: &str| {
+        let (ok, stdout, stderr) = crate::support::protogate_on(command, "rules.yaml", yaml);
+        (ok, format!("{stdout}{stderr}"))
     };
-    std::fs::write(
-        &path,
-        r#"server:
+
+    let bad = r#"server:
   listen: [{ address: "127.0.0.1:0" }]
 upstreams:
   demo: { protocol: grpc, targets: ["127.0.0.1:1"] }
@@ -321,10 +310,8 @@ descriptors:
   - path: PROTOS/protogate/testing/v1/transcoding.proto
     import_paths: [PROTOS]
 "#
-        .replace("PROTOS", &protos_dir()),
-    )
-    .unwrap();
-    let (ok, text) = run(&["check", "--config", path.to_str().unwrap()]);
+    .replace("PROTOS", &protos_dir());
+    let (ok, text) = run("check", &bad);
     assert!(!ok);
     assert!(
         text.contains("rules.yaml:12:22: routes[0].plugins[0].header_map.trailers.remove: `grpc-status` is reserved for gRPC; list it under `allow_reserved` to change it"),
@@ -338,9 +325,7 @@ descriptors:
         text.contains("rules.yaml:23:9: routes[2].plugins[0].header_map: no binding of this route's transcoder has the path variable `nope`; its path variables: id"),
         "{text}"
     );
-    std::fs::write(
-        &path,
-        r#"server:
+    let reserved = r#"server:
   listen: [{ address: "127.0.0.1:0" }]
 upstreams:
   demo: { protocol: grpc, targets: ["127.0.0.1:1"] }
@@ -351,10 +336,8 @@ routes:
     plugins:
       - header_map:
           request: { set: { grpc-tenant: "${header.x-tenant}" } }
-"#,
-    )
-    .unwrap();
-    let (ok, text) = run(&["routes", "--config", path.to_str().unwrap()]);
+"#;
+    let (ok, text) = run("routes", reserved);
     assert!(ok, "{text}");
     assert!(
         text.contains(

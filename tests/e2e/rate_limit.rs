@@ -609,21 +609,11 @@ routes:
           store: redis
 "#
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.yaml");
-    std::fs::write(
-        &path,
-        yaml.replace("{listen}", "127.0.0.1:1")
-            .replace("{admin}", "127.0.0.1:2"),
-    )
-    .unwrap();
-    let output = std::process::Command::new(protogate_testkit::protogate_bin())
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let errors = String::from_utf8_lossy(&output.stderr);
+    let yaml = yaml
+        .replace("{listen}", "127.0.0.1:1")
+        .replace("{admin}", "127.0.0.1:2");
+    let (ok, _, errors) = crate::support::protogate_on("check", "bad.yaml", &yaml);
+    assert!(!ok);
     for expected in [
         ":14:28: routes[0].plugins[0].rate_limit.key[1]: unknown key part `header:`",
         ":16:27: routes[0].plugins[0].rate_limit.limits[0].requests: requests must be at least 1",

@@ -112,3 +112,23 @@ pub fn value_of(metrics: &str, series: &str) -> Option<f64> {
         .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
+
+/// Runs `protogate COMMAND --config FILE` (`check`, `routes`) on `yaml`
+/// written to `NAME` in a temporary directory: its success, stdout and
+/// stderr. Error lines name the file as `NAME`'s full path.
+pub fn protogate_on(command: &str, name: &str, yaml: &str) -> (bool, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, yaml).unwrap();
+    let output = std::process::Command::new(protogate_testkit::protogate_bin())
+        .arg(command)
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

@@ -695,17 +695,8 @@ async fn the_product_service_is_served_over_rest() {
 }
 
 fn check(yaml: &str) -> (bool, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rest.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let output = std::process::Command::new(protogate_testkit::protogate_bin())
-        .args(["check", "--config", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let (ok, _, stderr) = crate::support::protogate_on("check", "rest.yaml", yaml);
+    (ok, stderr)
 }
 
 #[test]
@@ -761,15 +752,8 @@ fn routes_lists_every_rest_binding() {
     let yaml = yaml
         .replace("{listen}", "127.0.0.1:0")
         .replace("{admin}", "127.0.0.1:0");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rest.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let output = std::process::Command::new(protogate_testkit::protogate_bin())
-        .args(["routes", "--config", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    let (ok, stdout, _) = crate::support::protogate_on("routes", "rest.yaml", &yaml);
+    assert!(ok, "{stdout}");
     for line in [
         "transcoder: GET /v1/products/{id} -> ecommerce.v1.ProductService/GetProduct [google.api.http of ecommerce.v1.ProductService.GetProduct]",
         "transcoder: PUT /v1/echo/{id} -> protogate.testing.v1.EchoService/Echo (body: nested)",

@@ -13,7 +13,7 @@ use protogate_core::{CallInfo, Flow, GatewayError, Hooks, Plugin, RequestCx, Req
 use crate::config::{Format, TracingPluginConfig};
 use crate::context::{self, Parent, SpanIds};
 use crate::exporter::Exporter;
-use crate::span::{client_span, events, server_span, Clock, SpanParts};
+use crate::span::{client_span, events, known_method, server_span, Clock, SpanParts};
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
@@ -153,8 +153,10 @@ impl Plugin for Tracer {
         let clock = Clock::now();
         let end = clock.wall_now();
         let tracestate = started.parent.as_ref().and_then(|p| p.state.as_deref());
+        let rpc_method = known_method(call);
         let server = server_span(
             call,
+            rpc_method.as_deref(),
             &started.method,
             &started.path,
             SpanParts {
@@ -174,6 +176,7 @@ impl Plugin for Tracer {
             let ended = end;
             self.exporter.record(client_span(
                 call,
+                rpc_method.as_deref(),
                 SpanParts {
                     ids: SpanIds {
                         trace_id: started.ids.trace_id,

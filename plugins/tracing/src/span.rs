@@ -117,9 +117,10 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
-/// Whether the gRPC method is one the gateway knows (not the `unknown`
-/// label every scanner's path shares).
-fn known_method(call: &CallInfo) -> Option<String> {
+/// `package.Service/Method` when the gateway knows the method (not the
+/// `unknown` label every scanner's path shares). Computed once per call
+/// for both of its spans.
+pub fn known_method(call: &CallInfo) -> Option<String> {
     (&*call.grpc_service != "unknown")
         .then(|| format!("{}/{}", call.grpc_service, call.grpc_method))
 }
@@ -127,12 +128,12 @@ fn known_method(call: &CallInfo) -> Option<String> {
 /// The SERVER span of a call.
 pub fn server_span(
     call: &CallInfo,
+    rpc_method: Option<&str>,
     method: &http::Method,
     path: &str,
     parts: SpanParts<'_>,
 ) -> SpanData {
     let mut attributes = Vec::with_capacity(12);
-    let rpc_method = known_method(call);
     let grpc = call.protocol.is_grpc();
     let mut failed = false;
     let mut error_type: Option<Cow<'static, str>> = None;
@@ -144,9 +145,9 @@ pub fn server_span(
         protogate_core::ip::push_ip(&mut text, ip);
         attributes.push(KeyValue::new("client.address", text));
     }
-    if let Some(rpc) = &rpc_method {
+    if let Some(rpc) = rpc_method {
         attributes.push(KeyValue::new("rpc.system.name", "grpc"));
-        attributes.push(KeyValue::new("rpc.method", rpc.clone()));
+        attributes.push(KeyValue::new("rpc.method", rpc.to_owned()));
         if let Some(code) = call.grpc_status {
             attributes.push(KeyValue::new("rpc.response.status_code", code_name(code)));
             if grpc && server_error(code) {
@@ -179,8 +180,8 @@ pub fn server_span(
     if let Some(kind) = &error_type {
         attributes.push(KeyValue::new("error.type", kind.clone()));
     }
-    let name = match (&rpc_method, grpc) {
-        (Some(rpc), true) => rpc.clone(),
+    let name = match (rpc_method, grpc) {
+        (Some(rpc), true) => rpc.to_owned(),
         (_, true) => "grpc".to_owned(),
         (_, false) => method.as_str().to_owned(),
     };
@@ -193,16 +194,15 @@ pub fn server_span(
 }
 
 /// A CLIENT span: one request the gateway sent to the upstream.
-pub fn client_span(call: &CallInfo, parts: SpanParts<'_>) -> SpanData {
+pub fn client_span(call: &CallInfo, rpc_method: Option<&str>, parts: SpanParts<'_>) -> SpanData {
     let mut attributes = Vec::with_capacity(6);
-    let rpc_method = known_method(call);
     let mut status = Status::Unset;
     if let Some(upstream) = &call.upstream {
         attributes.push(KeyValue::new("protogate.upstream", Arc::clone(upstream)));
     }
-    if let Some(rpc) = &rpc_method {
+    if let Some(rpc) = rpc_method {
         attributes.push(KeyValue::new("rpc.system.name", "grpc"));
-        attributes.push(KeyValue::new("rpc.method", rpc.clone()));
+        attributes.push(KeyValue::new("rpc.method", rpc.to_owned()));
     }
     if let Some(code) = call.grpc_status {
         attributes.push(KeyValue::new("rpc.response.status_code", code_name(code)));
@@ -220,7 +220,7 @@ pub fn client_span(call: &CallInfo, parts: SpanParts<'_>) -> SpanData {
             status = Status::error(status_code.to_string());
         }
     }
-    let name = rpc_method.unwrap_or_else(|| "upstream".to_owned());
+    let name = rpc_method.unwrap_or("upstream").to_owned();
     span(SpanKind::Client, name, attributes, status, parts)
 }
 
