@@ -1,5 +1,5 @@
-//! The `tracing` plugin end to end: a real OTLP/HTTP receiver decoding
-//! the OTLP protobuf, a raw upstream that records the `traceparent` it
+//! The `tracing` plugin end to end: a real OTLP receiver (HTTP and gRPC)
+//! decoding the OTLP protobuf, a raw upstream that records the `traceparent` it
 //! received, and raw HTTP/2 gRPC calls.
 
 use protogate_testkit::{frame, Gateway, OtlpReceiver, OtlpSpan, RawClient, RawUpstream};
@@ -193,6 +193,149 @@ async fn unsampled_calls_are_not_exported_unless_they_fail() {
         "{traces:?}"
     );
     assert!(!traces.contains(&refused_trace.to_owned()));
+}
+
+#[tokio::test]
+async fn spans_also_go_over_otlp_grpc() {
+    let receiver = OtlpReceiver::start_grpc().await;
+    let raw = RawUpstream::start().await;
+    let gateway = Gateway::start(&config(&receiver, &raw.addr.to_string(), 1.0)).await;
+    let client = RawClient::connect(gateway.port).await;
+    assert_eq!(
+        client.call(ECHO, &[], frame(b"")).await.grpc_status(),
+        Some("0")
+    );
+    let spans = receiver.wait_for(2).await;
+    let kinds: Vec<i32> = spans.iter().map(|(_, s)| s.kind).collect();
+    assert!(
+        kinds.contains(&SERVER_KIND) && kinds.contains(&CLIENT_KIND),
+        "{kinds:?}"
+    );
+    assert!(spans.iter().all(|(service, _)| service == "protogate-test"));
+    // The receiver has the spans a moment before the exporter has its
+    // answer and counts them.
+    let exported = "protogate_tracing_spans_total{result=\"exported\"}";
+    protogate_testkit::eventually(
+        "the two spans to be counted as exported",
+        std::time::Duration::from_secs(15),
+        || async {
+            let metrics = gateway.metrics().await;
+            (crate::support::value_of(&metrics, exported) == Some(2.0)).then_some(())
+        },
+    )
+    .await;
+}
+
+fn rest_config(receiver: &OtlpReceiver, upstream: &str) -> String {
+    format!(
+        r#"
+{SERVER}descriptors:
+  - path: {protos}/protogate/testing/v1/transcoding.proto
+    import_paths: [{protos}]
+tracing:
+  otlp: {{ endpoint: "{endpoint}" }}
+  service_name: protogate-test
+upstreams:
+  demo: {{ protocol: grpc, targets: ["{upstream}"] }}
+routes:
+  - name: rest
+    match: {{ path_prefix: /v1/ }}
+    upstream: demo
+    plugins:
+      - tracing: {{ sample_ratio: 1.0 }}
+      - transcoder: {{ services: [protogate.testing.v1.EchoService] }}
+"#,
+        protos = protos_dir(),
+        endpoint = receiver.endpoint(),
+    )
+}
+
+/// The SERVER and CLIENT span of the one call of `trace`.
+fn spans_of(spans: &[(String, OtlpSpan)], trace: &str) -> (OtlpSpan, OtlpSpan) {
+    let of_kind = |kind| {
+        spans
+            .iter()
+            .map(|(_, s)| s)
+            .find(|s| s.kind == kind && hex(&s.trace_id) == trace)
+            .cloned()
+            .unwrap_or_else(|| panic!("a span of kind {kind} in trace {trace}: {spans:?}"))
+    };
+    (of_kind(SERVER_KIND), of_kind(CLIENT_KIND))
+}
+
+#[tokio::test]
+async fn a_transcoded_rest_call_carries_the_http_and_the_rpc_view() {
+    use protogate_testkit::{DemoUpstream, HttpClient};
+    let receiver = OtlpReceiver::start().await;
+    let upstream = DemoUpstream::start().await;
+    let gateway = Gateway::start(&rest_config(&receiver, &upstream.addr.to_string())).await;
+    let ok_trace = "0af7651916cd43dd8448eb211c80319c";
+    let failed_trace = "1af7651916cd43dd8448eb211c80319c";
+    let traceparent = |trace: &str| format!("00-{trace}-b7ad6b7169203331-01");
+
+    let reply = HttpClient::http1()
+        .send(
+            http::Method::GET,
+            &format!("{}/v1/echo/abc", gateway.url()),
+            &[("traceparent", &traceparent(ok_trace))],
+            bytes::Bytes::new(),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let reply = HttpClient::http1()
+        .send(
+            http::Method::POST,
+            &format!("{}/v1/fail", gateway.url()),
+            &[
+                ("traceparent", &traceparent(failed_trace)),
+                ("content-type", "application/json"),
+            ],
+            bytes::Bytes::from_static(br#"{"code":14,"message":"down"}"#),
+        )
+        .await;
+    assert_eq!(reply.status, 503, "{}", reply.text());
+
+    let spans = receiver.wait_for(4).await;
+    let (server, client) = spans_of(&spans, ok_trace);
+    assert_eq!(server.name, "GET /v1/echo/{id}");
+    for (key, value) in [
+        ("http.request.method", "GET"),
+        ("url.path", "/v1/echo/abc"),
+        ("http.route", "/v1/echo/{id}"),
+        ("http.response.status_code", "200"),
+        ("rpc.system.name", "grpc"),
+        ("rpc.method", "protogate.testing.v1.EchoService/Echo"),
+        ("rpc.response.status_code", "OK"),
+        ("protogate.route", "rest"),
+    ] {
+        assert_eq!(attribute(&server, key).as_deref(), Some(value), "{key}");
+    }
+    assert_eq!(server.status, None, "a success sets no status");
+    assert_eq!(hex(&server.parent_span_id), "b7ad6b7169203331");
+    assert_eq!(client.parent_span_id, server.span_id);
+    assert_eq!(client.name, "protogate.testing.v1.EchoService/Echo");
+    assert_eq!(
+        attribute(&client, "rpc.response.status_code").as_deref(),
+        Some("OK")
+    );
+
+    let (server, client) = spans_of(&spans, failed_trace);
+    assert_eq!(server.name, "POST /v1/fail");
+    assert_eq!(
+        attribute(&server, "http.response.status_code").as_deref(),
+        Some("503")
+    );
+    assert_eq!(
+        attribute(&server, "rpc.response.status_code").as_deref(),
+        Some("UNAVAILABLE")
+    );
+    assert_eq!(attribute(&server, "error.type").as_deref(), Some("503"));
+    assert_eq!(server.status.as_ref().map(|s| s.code), Some(2), "ERROR");
+    assert_eq!(
+        attribute(&client, "error.type").as_deref(),
+        Some("UNAVAILABLE")
+    );
+    assert_eq!(client.status.as_ref().map(|s| s.code), Some(2), "ERROR");
 }
 
 #[tokio::test]

@@ -47,6 +47,10 @@ pub struct CallInfo {
     /// (`id`, `product.id`) with their values: set by the transcoder once a
     /// binding matched.
     pub path_params: Vec<(String, String)>,
+    /// The path template of a transcoded call's binding, as written
+    /// (`/v1/{name=shelves/*}`): the low-cardinality `http.route` of its
+    /// span. Set by the transcoder with `path_params`.
+    pub http_route: Option<Arc<str>>,
     /// When the request last went to the upstream (the last attempt).
     pub upstream_sent: Option<Instant>,
     /// When the upstream's response header arrived (for a call a plugin
@@ -99,6 +103,7 @@ impl CallInfo {
             error: None,
             request_id: None,
             path_params: Vec::new(),
+            http_route: None,
             upstream_sent: None,
             upstream_answered: None,
             trace_id: None,

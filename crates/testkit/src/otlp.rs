@@ -1,7 +1,8 @@
-//! A real OTLP/HTTP trace receiver: it decodes every `POST /v1/traces`
-//! body as the OTLP protobuf `ExportTraceServiceRequest` (with the
-//! OpenTelemetry project's own generated types) and keeps the spans. It
-//! can also be stopped and restarted, for tests of a dead collector.
+//! A real OTLP trace receiver: over OTLP/HTTP it decodes every `POST
+//! /v1/traces` body as the OTLP protobuf `ExportTraceServiceRequest`, and
+//! over OTLP/gRPC it serves the collector's `TraceService` with tonic; both
+//! with the OpenTelemetry project's own generated types. It keeps the
+//! spans, and can be stopped, for tests of a dead collector.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -15,6 +16,9 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -22,6 +26,7 @@ pub use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
 use prost::Message;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
 
 /// Spans received, with the `service.name` of their resource.
 pub type Received = Arc<Mutex<Vec<(String, OtlpSpan)>>>;
@@ -32,6 +37,7 @@ pub struct OtlpReceiver {
     pub addr: SocketAddr,
     spans: Received,
     stop: Option<watch::Sender<bool>>,
+    scheme: &'static str,
 }
 
 impl OtlpReceiver {
@@ -45,12 +51,40 @@ impl OtlpReceiver {
             addr,
             spans,
             stop: Some(stop),
+            scheme: "http",
         }
     }
 
-    /// `http://127.0.0.1:PORT`, the endpoint to configure.
+    /// Starts one that speaks OTLP/gRPC (tonic's server for the
+    /// collector's `TraceService`).
+    pub async fn start_grpc() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind otlp");
+        let addr = listener.local_addr().expect("otlp addr");
+        let spans: Received = Arc::default();
+        let (stop, mut stopped) = watch::channel(false);
+        let service = TraceServiceServer::new(GrpcReceiver {
+            spans: Arc::clone(&spans),
+        });
+        tokio::spawn(async move {
+            let _ = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                    let _ = stopped.changed().await;
+                })
+                .await;
+        });
+        Self {
+            addr,
+            spans,
+            stop: Some(stop),
+            scheme: "grpc",
+        }
+    }
+
+    /// The endpoint to configure: `http://127.0.0.1:PORT`, or
+    /// `grpc://127.0.0.1:PORT` for one started with [`Self::start_grpc`].
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Every span received so far, with its service name.
@@ -132,6 +166,31 @@ async fn receive(
     let Ok(export) = ExportTraceServiceRequest::decode(body.to_bytes()) else {
         return Ok(answer(StatusCode::BAD_REQUEST, Vec::new()));
     };
+    keep(export, &spans);
+    Ok(answer(
+        StatusCode::OK,
+        ExportTraceServiceResponse::default().encode_to_vec(),
+    ))
+}
+
+/// The OTLP/gRPC side.
+struct GrpcReceiver {
+    spans: Received,
+}
+
+#[tonic::async_trait]
+impl TraceService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        keep(request.into_inner(), &self.spans);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+/// Keeps the spans of `export`, each with its resource's `service.name`.
+fn keep(export: ExportTraceServiceRequest, spans: &Received) {
     let mut received = spans.lock().expect("spans");
     for resource_spans in export.resource_spans {
         let service = resource_spans
@@ -153,8 +212,4 @@ async fn receive(
             }
         }
     }
-    Ok(answer(
-        StatusCode::OK,
-        ExportTraceServiceResponse::default().encode_to_vec(),
-    ))
 }

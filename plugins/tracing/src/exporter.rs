@@ -1,27 +1,25 @@
 //! Sending finished spans to the collector, off the request path.
 //!
-//! Calls hand spans to a bounded queue with `try_send`. When the queue is
-//! full (a slow or dead collector), the span is dropped and counted: a
+//! A call hands its spans, already encoded as OTLP protobuf
+//! ([`crate::otlp`]), to a bounded queue with `try_send`. When the queue
+//! is full (a slow or dead collector), they are dropped and counted: a
 //! call never waits on the collector. One thread with a tokio runtime of
-//! its own (Pingora's main thread has none, and the OTLP/gRPC client needs
-//! one) takes up to `batch.size` spans at a time, after at most
-//! `batch.delay`, and exports them with the OpenTelemetry OTLP exporter
-//! (OTLP/HTTP protobuf, or OTLP/gRPC for a `grpc://` endpoint). The
-//! exporter does not retry, and gives up after [`EXPORT_TIMEOUT`].
-//!
-//! The SDK's own batch processor is not used: it keeps its drop count to
-//! itself, and `/metrics` must show it.
+//! its own (Pingora's main thread has none, and the gRPC client needs one)
+//! takes up to `batch.size` spans at a time, after at most `batch.delay`,
+//! and sends them as one request ([`crate::transport`]: OTLP/HTTP, or
+//! OTLP/gRPC for a `grpc://` endpoint). A batch is not retried, and gives
+//! up after [`EXPORT_TIMEOUT`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig};
-use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
-use opentelemetry_sdk::Resource;
 use protogate_config::BatchConfig;
 use protogate_core::registry::Registry;
 use protogate_metrics::TracingMetrics;
 use tokio::sync::mpsc;
+
+use crate::otlp::Envelope;
+use crate::transport::Transport;
 
 /// How long one export may take.
 pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,30 +35,23 @@ pub struct Destination {
     pub batch: BatchConfig,
 }
 
-impl Destination {
-    /// The OTLP/HTTP URL: `/v1/traces` added to an endpoint without a path.
-    fn http_url(&self) -> String {
-        match self.endpoint.parse::<http::Uri>() {
-            Ok(uri) if uri.path().is_empty() || uri.path() == "/" => {
-                format!("{}/v1/traces", self.endpoint.trim_end_matches('/'))
-            }
-            _ => self.endpoint.clone(),
-        }
-    }
-
-    /// The collector's address for OTLP/gRPC (`grpc://` becomes `http://`).
-    fn grpc_url(&self) -> Option<String> {
-        self.endpoint
-            .strip_prefix("grpc://")
-            .map(|rest| format!("http://{rest}"))
-    }
+/// One call's spans, encoded.
+struct CallSpans {
+    encoded: Vec<u8>,
+    count: usize,
 }
 
 /// The process's span exporter for one destination.
 #[derive(Debug)]
 pub struct Exporter {
-    queue: mpsc::Sender<SpanData>,
+    queue: mpsc::Sender<CallSpans>,
     metrics: TracingMetrics,
+}
+
+impl std::fmt::Debug for CallSpans {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} spans", self.count)
+    }
 }
 
 impl Exporter {
@@ -99,57 +90,54 @@ impl Exporter {
         EXPORTERS.shared(identity, || Self::start(destination, metrics))
     }
 
-    /// Queues a finished span; drops and counts it when the queue is full.
-    pub fn record(&self, span: SpanData) {
-        if self.queue.try_send(span).is_err() {
-            self.metrics.dropped.inc();
+    /// Queues a call's `count` spans (`encoded` as [`crate::otlp::span`]
+    /// writes them); drops and counts them when the queue is full.
+    pub fn record(&self, encoded: Vec<u8>, count: usize) {
+        if self.queue.try_send(CallSpans { encoded, count }).is_err() {
+            self.metrics.dropped.inc_by(count as u64);
         }
     }
 }
 
 async fn export_loop(
     destination: Destination,
-    mut spans: mpsc::Receiver<SpanData>,
+    mut calls: mpsc::Receiver<CallSpans>,
     metrics: TracingMetrics,
 ) {
-    let mut exporter = match build(&destination) {
-        Ok(exporter) => exporter,
+    let mut transport = match Transport::new(&destination.endpoint, EXPORT_TIMEOUT) {
+        Ok(transport) => transport,
         Err(error) => {
-            log::error!(
-                "tracing: cannot export to {}: {error}; spans are dropped",
-                destination.endpoint
-            );
-            while let Some(_span) = spans.recv().await {
-                metrics.failed.inc();
+            log::error!("tracing: cannot export to {error}; spans are dropped");
+            while let Some(call) = calls.recv().await {
+                metrics.failed.inc_by(call.count as u64);
             }
             return;
         }
     };
-    exporter.set_resource(
-        &Resource::builder_empty()
-            .with_service_name(destination.service_name.clone())
-            .build(),
-    );
+    let envelope = Envelope::new(&destination.service_name);
     let BatchConfig { size, delay, .. } = destination.batch;
-    let mut batch = Vec::with_capacity(size);
+    let mut batch: Vec<CallSpans> = Vec::with_capacity(size);
     let mut failures_logged = 0u32;
     loop {
-        if spans.recv_many(&mut batch, size).await == 0 {
+        if calls.recv_many(&mut batch, size).await == 0 {
             break; // every sender is gone: the config no longer traces
         }
+        let mut count: usize = batch.iter().map(|call| call.count).sum();
         let deadline = tokio::time::Instant::now() + delay;
-        while batch.len() < size {
-            let room = size - batch.len();
-            match tokio::time::timeout_at(deadline, spans.recv_many(&mut batch, room)).await {
+        while count < size {
+            let room = size - count;
+            let before = batch.len();
+            match tokio::time::timeout_at(deadline, calls.recv_many(&mut batch, room)).await {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {}
+                Ok(_) => count += batch[before..].iter().map(|call| call.count).sum::<usize>(),
             }
         }
-        let count = batch.len() as u64;
-        match exporter.export(std::mem::take(&mut batch)).await {
-            Ok(()) => metrics.exported.inc_by(count),
+        let body = envelope.request(batch.iter().map(|call| call.encoded.as_slice()));
+        batch.clear();
+        match transport.send(body).await {
+            Ok(()) => metrics.exported.inc_by(count as u64),
             Err(error) => {
-                metrics.failed.inc_by(count);
+                metrics.failed.inc_by(count as u64);
                 // One line per failure streak start, then every 100th.
                 if failures_logged.is_multiple_of(100) {
                     log::warn!(
@@ -162,55 +150,5 @@ async fn export_loop(
             }
         }
         failures_logged = 0;
-    }
-}
-
-fn build(destination: &Destination) -> Result<opentelemetry_otlp::SpanExporter, String> {
-    let built = match destination.grpc_url() {
-        Some(url) => opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(url)
-            .with_timeout(EXPORT_TIMEOUT)
-            .with_retry_policy(opentelemetry_otlp::RetryPolicy::disabled())
-            .build(),
-        None => opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_endpoint(destination.http_url())
-            .with_protocol(Protocol::HttpBinary)
-            .with_timeout(EXPORT_TIMEOUT)
-            .with_retry_policy(opentelemetry_otlp::RetryPolicy::disabled())
-            .build(),
-    };
-    built.map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn to(endpoint: &str) -> Destination {
-        Destination {
-            endpoint: endpoint.into(),
-            service_name: "protogate".into(),
-            batch: BatchConfig::default(),
-        }
-    }
-
-    #[test]
-    fn endpoints_become_urls() {
-        assert_eq!(
-            to("http://127.0.0.1:4318").http_url(),
-            "http://127.0.0.1:4318/v1/traces"
-        );
-        assert_eq!(to("http://c:4318/").http_url(), "http://c:4318/v1/traces");
-        assert_eq!(
-            to("http://c:4318/custom").http_url(),
-            "http://c:4318/custom"
-        );
-        assert_eq!(
-            to("grpc://c:4317").grpc_url().as_deref(),
-            Some("http://c:4317")
-        );
-        assert_eq!(to("http://c:4318").grpc_url(), None);
     }
 }

@@ -13,13 +13,15 @@ use protogate_core::{CallInfo, Flow, GatewayError, Hooks, Plugin, RequestCx, Req
 use crate::config::{Format, TracingPluginConfig};
 use crate::context::{self, Parent, SpanIds};
 use crate::exporter::Exporter;
-use crate::span::{client_span, events, known_method, server_span, Clock, SpanParts};
+use crate::span::{client_span, known_method, server_span, Clock, SpanParts};
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
 /// The event the forwarding loop records when it replays a call on the
 /// next target: it belongs on the CLIENT span.
 const RETRY: &str = "retry";
+/// About what one encoded span takes, to size a call's buffer once.
+const SPAN_BYTES: usize = 400;
 
 /// One route's `tracing`.
 pub struct Tracer {
@@ -151,10 +153,13 @@ impl Plugin for Tracer {
             return;
         }
         let clock = Clock::now();
-        let end = clock.wall_now();
+        let end = clock.now_nanos();
         let tracestate = started.parent.as_ref().and_then(|p| p.state.as_deref());
         let rpc_method = known_method(call);
-        let server = server_span(
+        let attempts = state.attempts.len();
+        let mut spans = Vec::with_capacity(SPAN_BYTES * (1 + attempts));
+        server_span(
+            &mut spans,
             call,
             rpc_method.as_deref(),
             &started.method,
@@ -162,19 +167,18 @@ impl Plugin for Tracer {
             SpanParts {
                 ids: started.ids,
                 parent: started.parent.as_ref().map(|p| (p.ids.span_id, true)),
-                sampled: true,
                 state: tracestate,
-                start: clock.wall(call.started),
+                start: clock.nanos(call.started),
                 end,
-                events: events(call, &clock, |name| name != RETRY),
+                events: &call.events,
+                pick: |event| event.name != RETRY,
+                clock: &clock,
             },
         );
-        let attempts = state.attempts.len();
         for (index, (span_id, sent)) in state.attempts.drain(..).enumerate() {
-            // The exchange with the upstream lasts as long as the call: a
-            // stream's last message and its trailers come at the end.
-            let ended = end;
-            self.exporter.record(client_span(
+            let start = clock.nanos(sent);
+            client_span(
+                &mut spans,
                 call,
                 rpc_method.as_deref(),
                 SpanParts {
@@ -183,19 +187,24 @@ impl Plugin for Tracer {
                         span_id,
                     },
                     parent: Some((started.ids.span_id, false)),
-                    sampled: true,
                     state: tracestate,
-                    start: clock.wall(sent),
-                    end: ended.max(clock.wall(sent)),
+                    start,
+                    // The exchange with the upstream lasts as long as the
+                    // call: a stream's last message and its trailers come
+                    // at the end.
+                    end: end.max(start),
+                    // Retries are told on the attempt that followed them.
                     events: if index + 1 == attempts {
-                        events(call, &clock, |name| name == RETRY)
+                        &call.events
                     } else {
-                        Vec::new()
+                        &[]
                     },
+                    pick: |event| event.name == RETRY,
+                    clock: &clock,
                 },
-            ));
+            );
         }
-        self.exporter.record(server);
+        self.exporter.record(spans, 1 + attempts);
     }
 }
 

@@ -3,8 +3,10 @@
 //!
 //! - [`context`]: `traceparent` / `tracestate`, sans IO.
 //! - [`span`]: calls as spans under the current semantic conventions.
-//! - [`exporter`]: the bounded, off-path OTLP export (HTTP or gRPC) with
-//!   its drop counter.
+//! - [`otlp`] and [`wire`]: those spans encoded as OTLP protobuf, once,
+//!   straight from the call.
+//! - [`exporter`]: the bounded, off-path export with its drop counter;
+//!   [`transport`]: OTLP/HTTP (hyper) or OTLP/gRPC (tonic).
 //!
 //! See the README for the configuration.
 
@@ -12,7 +14,10 @@ pub mod config;
 pub mod context;
 pub mod exporter;
 mod filter;
+pub mod otlp;
 pub mod span;
+pub mod transport;
+pub mod wire;
 
 pub use config::TracingPluginConfig;
 pub use exporter::{Destination, Exporter};

@@ -7,42 +7,40 @@
 //! gets a CLIENT span under it. A transcoded REST call carries both views
 //! on its server span: the HTTP request and the gRPC method it became.
 
-use std::borrow::Cow;
-use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use opentelemetry::trace::{
-    Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
-};
-use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
-use protogate_core::{CallInfo, Code};
+use protogate_core::{CallEvent, CallInfo, Code};
 
 use crate::context::SpanIds;
+use crate::otlp::{self, Kind, SpanHead, SpanWriter};
 
 /// Turns the `Instant`s a call recorded into wall-clock times.
 pub struct Clock {
     now: Instant,
-    wall: SystemTime,
+    wall_nanos: u64,
 }
 
 impl Clock {
     /// Reads both clocks once.
     pub fn now() -> Self {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64);
         Self {
             now: Instant::now(),
-            wall: SystemTime::now(),
+            wall_nanos: wall,
         }
     }
 
-    /// The wall-clock time of `instant`.
-    pub fn wall(&self, instant: Instant) -> SystemTime {
-        self.wall - self.now.saturating_duration_since(instant)
+    /// The wall-clock time of `instant`, in nanoseconds since the epoch.
+    pub fn nanos(&self, instant: Instant) -> u64 {
+        let ago = self.now.saturating_duration_since(instant).as_nanos() as u64;
+        self.wall_nanos.saturating_sub(ago)
     }
 
-    /// Now, on the wall clock.
-    pub fn wall_now(&self) -> SystemTime {
-        self.wall
+    /// Now, in nanoseconds since the epoch.
+    pub fn now_nanos(&self) -> u64 {
+        self.wall_nanos
     }
 }
 
@@ -52,32 +50,39 @@ pub struct SpanParts<'a> {
     pub ids: SpanIds,
     /// Its parent: the caller's span (remote) or the server span.
     pub parent: Option<([u8; 8], bool)>,
-    /// Whether the trace is sampled (the flag sent on).
-    pub sampled: bool,
     /// The caller's `tracestate`.
     pub state: Option<&'a str>,
-    /// When it started and ended.
-    pub start: SystemTime,
+    /// When it started and ended, in nanoseconds since the epoch.
+    pub start: u64,
     /// See `start`.
-    pub end: SystemTime,
-    /// Its events (a rate-limit refusal, a retry).
-    pub events: Vec<Event>,
+    pub end: u64,
+    /// The call's events; those `pick` accepts go on this span.
+    pub events: &'a [CallEvent],
+    /// Which events belong on this span.
+    pub pick: fn(&CallEvent) -> bool,
+    /// Turns the events' times into wall-clock times.
+    pub clock: &'a Clock,
 }
 
-/// The call's events named `pick` (or all but those), as span events.
-pub fn events(call: &CallInfo, clock: &Clock, pick: impl Fn(&str) -> bool) -> Vec<Event> {
-    call.events
-        .iter()
-        .filter(|e| pick(e.name))
-        .map(|e| {
-            let attributes = e
-                .attributes
-                .iter()
-                .map(|(k, v)| KeyValue::new(*k, v.clone()))
-                .collect();
-            Event::new(e.name, clock.wall(e.at), attributes, 0)
-        })
-        .collect()
+impl SpanParts<'_> {
+    fn head<'a>(&'a self, kind: Kind, name: &'a str) -> SpanHead<'a> {
+        SpanHead {
+            ids: self.ids,
+            parent: self.parent,
+            sampled: true,
+            trace_state: self.state,
+            kind,
+            name,
+            start: self.start,
+            end: self.end,
+        }
+    }
+
+    fn write_events(&self, span: &mut SpanWriter<'_>) {
+        for event in self.events.iter().filter(|e| (self.pick)(e)) {
+            span.event(event.name, self.clock.nanos(event.at), &event.attributes);
+        }
+    }
 }
 
 /// gRPC codes a server reports as errors (the RPC conventions: the others,
@@ -125,152 +130,127 @@ pub fn known_method(call: &CallInfo) -> Option<String> {
         .then(|| format!("{}/{}", call.grpc_service, call.grpc_method))
 }
 
-/// The SERVER span of a call.
+/// Appends the SERVER span of a call to `out`.
 pub fn server_span(
+    out: &mut Vec<u8>,
     call: &CallInfo,
     rpc_method: Option<&str>,
     method: &http::Method,
     path: &str,
     parts: SpanParts<'_>,
-) -> SpanData {
-    let mut attributes = Vec::with_capacity(12);
+) {
     let grpc = call.protocol.is_grpc();
-    let mut failed = false;
-    let mut error_type: Option<Cow<'static, str>> = None;
-    if let Some(route) = &call.route {
-        attributes.push(KeyValue::new("protogate.route", Arc::clone(route)));
-    }
-    if let Some(ip) = call.client_addr {
-        let mut text = String::with_capacity(15);
-        protogate_core::ip::push_ip(&mut text, ip);
-        attributes.push(KeyValue::new("client.address", text));
-    }
-    if let Some(rpc) = rpc_method {
-        attributes.push(KeyValue::new("rpc.system.name", "grpc"));
-        attributes.push(KeyValue::new("rpc.method", rpc.to_owned()));
-        if let Some(code) = call.grpc_status {
-            attributes.push(KeyValue::new("rpc.response.status_code", code_name(code)));
-            if grpc && server_error(code) {
-                failed = true;
-                error_type = Some(Cow::Borrowed(code_name(code)));
+    // HTTP spans are named `{method} {http.route}` when the route is known.
+    let http_name;
+    let name = match (rpc_method, grpc, &call.http_route) {
+        (Some(rpc), true, _) => rpc,
+        (_, true, _) => "grpc",
+        (_, false, Some(route)) => {
+            http_name = format!("{method} {route}");
+            &http_name
+        }
+        (_, false, None) => method.as_str(),
+    };
+    otlp::span(out, &parts.head(Kind::Server, name), |span| {
+        let mut error_type: Option<ErrorType> = None;
+        if let Some(route) = &call.route {
+            span.str("protogate.route", route);
+        }
+        if let Some(ip) = call.client_addr {
+            let mut text = String::with_capacity(15);
+            protogate_core::ip::push_ip(&mut text, ip);
+            span.str("client.address", &text);
+        }
+        if let Some(rpc) = rpc_method {
+            span.str("rpc.system.name", "grpc");
+            span.str("rpc.method", rpc);
+            if let Some(code) = call.grpc_status {
+                span.str("rpc.response.status_code", code_name(code));
+                if grpc && server_error(code) {
+                    error_type = Some(ErrorType::Code(code));
+                }
             }
         }
-    }
-    if !grpc {
-        attributes.push(KeyValue::new(
-            "http.request.method",
-            method.as_str().to_owned(),
-        ));
-        attributes.push(KeyValue::new("url.path", path.to_owned()));
-        attributes.push(KeyValue::new("url.scheme", "http"));
-        if let Some(status) = call.http_status {
-            attributes.push(KeyValue::new(
-                "http.response.status_code",
-                i64::from(status),
-            ));
-            if status >= 500 {
-                failed = true;
-                error_type = Some(Cow::Owned(status.to_string()));
+        if !grpc {
+            span.str("http.request.method", method.as_str());
+            span.str("url.path", path);
+            span.str("url.scheme", "http");
+            if let Some(route) = &call.http_route {
+                span.str("http.route", route);
+            }
+            if let Some(status) = call.http_status {
+                span.int("http.response.status_code", i64::from(status));
+                if status >= 500 {
+                    error_type = Some(ErrorType::Status(status));
+                }
             }
         }
-    }
-    if let Some(error) = &call.error {
-        attributes.push(KeyValue::new("protogate.error", error.message.to_string()));
-    }
-    if let Some(kind) = &error_type {
-        attributes.push(KeyValue::new("error.type", kind.clone()));
-    }
-    let name = match (rpc_method, grpc) {
-        (Some(rpc), true) => rpc.to_owned(),
-        (_, true) => "grpc".to_owned(),
-        (_, false) => method.as_str().to_owned(),
-    };
-    let status = if failed {
-        Status::error(error_type.unwrap_or(Cow::Borrowed("")))
-    } else {
-        Status::Unset
-    };
-    span(SpanKind::Server, name, attributes, status, parts)
+        if let Some(error) = &call.error {
+            span.str("protogate.error", &error.message);
+        }
+        parts.write_events(span);
+        if let Some(kind) = error_type {
+            kind.write(span);
+        }
+    });
 }
 
-/// A CLIENT span: one request the gateway sent to the upstream.
-pub fn client_span(call: &CallInfo, rpc_method: Option<&str>, parts: SpanParts<'_>) -> SpanData {
-    let mut attributes = Vec::with_capacity(6);
-    let mut status = Status::Unset;
-    if let Some(upstream) = &call.upstream {
-        attributes.push(KeyValue::new("protogate.upstream", Arc::clone(upstream)));
-    }
-    if let Some(rpc) = rpc_method {
-        attributes.push(KeyValue::new("rpc.system.name", "grpc"));
-        attributes.push(KeyValue::new("rpc.method", rpc.to_owned()));
-    }
-    if let Some(code) = call.grpc_status {
-        attributes.push(KeyValue::new("rpc.response.status_code", code_name(code)));
-        if code != Code::Ok {
-            attributes.push(KeyValue::new("error.type", code_name(code)));
-            status = Status::error(code_name(code));
-        }
-    } else if let Some(status_code) = call.http_status {
-        attributes.push(KeyValue::new(
-            "http.response.status_code",
-            i64::from(status_code),
-        ));
-        if status_code >= 400 {
-            attributes.push(KeyValue::new("error.type", status_code.to_string()));
-            status = Status::error(status_code.to_string());
-        }
-    }
-    let name = rpc_method.unwrap_or("upstream").to_owned();
-    span(SpanKind::Client, name, attributes, status, parts)
-}
-
-fn span(
-    kind: SpanKind,
-    name: String,
-    attributes: Vec<KeyValue>,
-    status: Status,
+/// Appends a CLIENT span (one request the gateway sent upstream) to `out`.
+pub fn client_span(
+    out: &mut Vec<u8>,
+    call: &CallInfo,
+    rpc_method: Option<&str>,
     parts: SpanParts<'_>,
-) -> SpanData {
-    let flags = if parts.sampled {
-        TraceFlags::SAMPLED
-    } else {
-        TraceFlags::default()
-    };
-    let state = parts
-        .state
-        .and_then(|s| s.parse::<TraceState>().ok())
-        .unwrap_or_default();
-    let (parent, remote) = parts
-        .parent
-        .map_or((SpanId::INVALID, false), |(id, remote)| {
-            (SpanId::from_bytes(id), remote)
-        });
-    SpanData {
-        span_context: SpanContext::new(
-            TraceId::from_bytes(parts.ids.trace_id),
-            SpanId::from_bytes(parts.ids.span_id),
-            flags,
-            false,
-            state,
-        ),
-        parent_span_id: parent,
-        parent_span_is_remote: remote,
-        span_kind: kind,
-        name: Cow::Owned(name),
-        start_time: parts.start,
-        end_time: parts.end,
-        attributes,
-        dropped_attributes_count: 0,
-        events: {
-            let mut events = SpanEvents::default();
-            events.events = parts.events;
-            events
-        },
-        links: SpanLinks::default(),
-        status,
-        instrumentation_scope: InstrumentationScope::builder("protogate")
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build(),
+) {
+    let name = rpc_method.unwrap_or("upstream");
+    otlp::span(out, &parts.head(Kind::Client, name), |span| {
+        if let Some(upstream) = &call.upstream {
+            span.str("protogate.upstream", upstream);
+        }
+        if let Some(rpc) = rpc_method {
+            span.str("rpc.system.name", "grpc");
+            span.str("rpc.method", rpc);
+        }
+        let mut error_type = None;
+        if let Some(code) = call.grpc_status {
+            span.str("rpc.response.status_code", code_name(code));
+            if code != Code::Ok {
+                error_type = Some(ErrorType::Code(code));
+            }
+        } else if let Some(status) = call.http_status {
+            span.int("http.response.status_code", i64::from(status));
+            if status >= 400 {
+                error_type = Some(ErrorType::Status(status));
+            }
+        }
+        parts.write_events(span);
+        if let Some(kind) = error_type {
+            kind.write(span);
+        }
+    });
+}
+
+/// Why a span failed: `error.type` and the status message.
+enum ErrorType {
+    /// A gRPC code, by its name.
+    Code(Code),
+    /// An HTTP status, by its number.
+    Status(u16),
+}
+
+impl ErrorType {
+    fn write(&self, span: &mut SpanWriter<'_>) {
+        match self {
+            Self::Code(code) => {
+                span.str("error.type", code_name(*code));
+                span.error(code_name(*code));
+            }
+            Self::Status(status) => {
+                let text = status.to_string();
+                span.str("error.type", &text);
+                span.error(&text);
+            }
+        }
     }
 }
 

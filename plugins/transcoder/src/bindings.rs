@@ -61,6 +61,9 @@ pub struct Binding {
     pub service_label: Arc<str>,
     /// The method's name, as the call's metric label.
     pub method_label: Arc<str>,
+    /// The path template as written (`/v1/{name=shelves/*}`): the call's
+    /// `http.route` in traces.
+    pub http_route: Arc<str>,
     /// The method's RPC kind.
     pub kind: RpcKind,
 }
@@ -423,7 +426,6 @@ fn resolve(
         method: method.clone(),
         grpc_path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
         http_method: rule.http_method,
-        template,
         path_fields,
         body,
         response_body,
@@ -432,6 +434,8 @@ fn resolve(
         origin,
         service_label: Arc::from(method.parent_service().full_name()),
         method_label: Arc::from(method.name()),
+        http_route: Arc::from(template.text.as_str()),
+        template,
         kind: RpcKind::from_streaming(method.is_client_streaming(), method.is_server_streaming()),
     })
 }

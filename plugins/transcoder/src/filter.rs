@@ -137,6 +137,7 @@ impl Transcoder {
         cx.call.grpc_service = binding.service_label.clone();
         cx.call.grpc_method = binding.method_label.clone();
         cx.call.rpc_kind = Some(binding.kind);
+        cx.call.http_route = Some(binding.http_route.clone());
         cx.call.path_params = captures
             .iter()
             .filter_map(|(index, value)| {

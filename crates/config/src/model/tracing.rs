@@ -8,7 +8,7 @@ use crate::path::YamlPath;
 /// The `tracing` section.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TracingConfig {
-    /// `otlp.endpoint`: `http(s)://host:port[/path]` for OTLP/HTTP
+    /// `otlp.endpoint`: `http://host:port[/path]` for OTLP/HTTP
     /// (protobuf; `/v1/traces` is appended when there is no path), or
     /// `grpc://host:port` for OTLP/gRPC.
     pub otlp_endpoint: String,
@@ -117,10 +117,15 @@ fn check_endpoint(endpoint: &str) -> Result<(), String> {
         format!("`{endpoint}` is not a URL; write it like `http://127.0.0.1:4318` or `grpc://127.0.0.1:4317`")
     })?;
     match uri.scheme_str() {
-        Some("http" | "https" | "grpc") => {}
+        Some("http" | "grpc") => {}
+        Some("https") => {
+            return Err(format!(
+                "`{endpoint}`: TLS to the collector is not supported yet; use http:// or grpc:// (a local collector or sidecar)"
+            ))
+        }
         Some(other) => {
             return Err(format!(
-                "unsupported scheme `{other}` in `{endpoint}`; use http, https (OTLP/HTTP) or grpc (OTLP/gRPC)"
+                "unsupported scheme `{other}` in `{endpoint}`; use http (OTLP/HTTP) or grpc (OTLP/gRPC)"
             ))
         }
         None => {
@@ -142,7 +147,9 @@ mod tests {
     #[test]
     fn endpoints_need_a_known_scheme_and_a_host() {
         assert_eq!(check_endpoint("http://127.0.0.1:4318"), Ok(()));
-        assert_eq!(check_endpoint("https://otel.example.com/custom"), Ok(()));
+        assert_eq!(check_endpoint("http://otel.example.com/custom"), Ok(()));
+        assert!(check_endpoint("https://otel.example.com")
+            .is_err_and(|e| e.contains("TLS to the collector is not supported yet")));
         assert_eq!(check_endpoint("grpc://collector:4317"), Ok(()));
         assert!(check_endpoint("127.0.0.1:4318").is_err());
         assert!(check_endpoint("ftp://x").is_err());
