@@ -28,8 +28,11 @@
 #   QUICK=1 bench/run.sh         # smoke run: small counts, one round (~1 min)
 # Knobs: ROUNDS=N,
 #   TARGETS="direct protogate bare-pingora nginx haproxy grpc-gateway"
-#   (also protogate-rate-limit: protogate with a local rate limit that
-#   never refuses, for the gRPC scenarios; not in the default set),
+#   (also, for the gRPC scenarios and not in the default set:
+#   protogate-rate-limit, protogate with a local rate limit that never
+#   refuses; protogate-tracing, protogate with the tracing plugin at ratio
+#   1.0 exporting every span over OTLP/HTTP to an nginx sink on the load
+#   core),
 #   SCENARIOS="unary-175 unary-64k stream-1000x175 rest-get rest-stream-1000
 #   grpc-web-175", SKIP_BUILD=1
 #   (skips cargo only: grpc-gateway is always built, from Go's build cache),
@@ -318,8 +321,8 @@ scenario() { # sets S_* for scenario $1
 # compares the two REST->gRPC transcoders; grpc-gateway only speaks REST.
 # gRPC-Web: protogate against Pingora's own bridge (bare-pingora --grpc-web).
 applies() {
-  if [[ $2 == protogate-rate-limit ]]; then
-    # protogate with a local rate limit that never refuses: gRPC only.
+  if [[ $2 == protogate-rate-limit || $2 == protogate-tracing ]]; then
+    # protogate with a plugin that changes no answer: gRPC only.
     [[ $1 != rest-* && $1 != grpc-web-* ]]
   elif [[ $1 == rest-* ]]; then
     [[ $2 == protogate || $2 == grpc-gateway ]]
@@ -331,6 +334,34 @@ applies() {
 }
 
 # ---------------------------------------------------------------- targets
+
+# An OTLP/HTTP collector that costs next to nothing: nginx on the load
+# core answering every POST /v1/traces with 200 (protogate-tracing).
+start_otlp_sink() {
+  OTLP_PORT=$(free_port)
+  mkdir -p "$WORK/otlp"
+  cat >"$WORK/otlp/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $WORK/otlp/nginx.pid;
+error_log $WORK/otlp/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/otlp/body;
+    client_max_body_size 64m;
+    server {
+        listen 127.0.0.1:$OTLP_PORT;
+        location /v1/traces { return 200 ""; }
+    }
+}
+EOF
+  taskset -c "$LOAD_CORE" nginx -e "$WORK/otlp/error.log" -p "$WORK/otlp" \
+    -c "$WORK/otlp/nginx.conf" 2>"$WORK/otlp-sink.err" &
+  local pid=$!
+  PIDS+=("$pid")
+  wait_listen "$OTLP_PORT" "$pid" otlp-sink
+}
 
 UP_PID='' UP_PORT='' PX_PID='' PX_PORT=''
 
@@ -362,7 +393,7 @@ start_proxy() {
   PX_PORT=$(free_port)
   local cmd
   case $target in
-    protogate | protogate-rate-limit)
+    protogate | protogate-rate-limit | protogate-tracing)
       local admin
       admin=$(free_port)
       if [[ $S_KIND == rest ]]; then
@@ -416,6 +447,15 @@ EOF
           limits:
             - { requests: 1000000, per: 1s }
             - { requests: 1000000000, per: 1h }
+EOF
+        elif [[ $target == protogate-tracing ]]; then
+          # Every call traced and both of its spans exported, the
+          # exporter's thread on the proxy's core.
+          cat >>"$WORK/protogate.yaml" <<EOF
+    plugins:
+      - tracing: { sample_ratio: 1.0 }
+tracing:
+  otlp: { endpoint: "http://127.0.0.1:$OTLP_PORT" }
 EOF
         fi
       fi
@@ -851,6 +891,8 @@ install_missing
 build
 write_requests
 : >"$TSV"
+OTLP_PORT=''
+if [[ " $TARGETS " == *" protogate-tracing "* ]]; then start_otlp_sink; fi
 
 for ((round = 1; round <= ROUNDS; round++)); do
   for s in $SCENARIOS; do

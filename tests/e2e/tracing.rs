@@ -371,6 +371,49 @@ async fn a_stopped_collector_costs_calls_nothing_and_lost_spans_are_counted() {
 }
 
 #[tokio::test]
+async fn a_collector_that_never_answers_fills_the_queue_and_spans_are_dropped() {
+    // Accepts connections and never answers: every export waits out its
+    // timeout while calls keep finishing.
+    let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hole = black_hole.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = black_hole.accept().await {
+            held.push(stream);
+        }
+    });
+    let receiver = OtlpReceiver::start().await;
+    let raw = RawUpstream::start().await;
+    let yaml = config(&receiver, &raw.addr.to_string(), 1.0)
+        .replace(&receiver.endpoint(), &format!("http://{hole}"))
+        .replace(
+            "service_name: protogate-test\n",
+            "service_name: protogate-test\n  batch: { size: 2, delay: 10ms, queue: 4 }\n",
+        );
+    let gateway = Gateway::start(&yaml).await;
+    let client = RawClient::connect(gateway.port).await;
+    for _ in 0..30 {
+        assert_eq!(
+            client.call(ECHO, &[], frame(b"")).await.grpc_status(),
+            Some("0")
+        );
+    }
+    // 60 spans: the hung export took at most 4 (the queue's bound), at
+    // most 4 more wait, and the rest are dropped rather than waited for.
+    let series = "protogate_tracing_spans_total{result=\"dropped\"}";
+    protogate_testkit::eventually(
+        "the spans beyond the queue to be dropped",
+        std::time::Duration::from_secs(15),
+        || async {
+            let metrics = gateway.metrics().await;
+            let dropped = crate::support::value_of(&metrics, series).unwrap_or(0.0);
+            (dropped >= 52.0).then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn rate_limit_refusals_and_retries_are_span_events() {
     let receiver = OtlpReceiver::start().await;
     let refusing = RawUpstream::start_refusing(true).await;
@@ -397,14 +440,42 @@ async fn rate_limit_refusals_and_retries_are_span_events() {
     let refused = client.call(ECHO, &[], frame(b"")).await;
     assert_eq!(refused.grpc_status(), Some("8"));
 
-    let spans = receiver.wait_for(5).await;
-    let retried = spans
+    // 3 SERVER spans; CLIENT spans: 1 + 2 for the replayed call.
+    let spans = receiver.wait_for(6).await;
+    let retried: Vec<&OtlpSpan> = spans
         .iter()
-        .filter(|(_, s)| s.kind == CLIENT_KIND)
-        .flat_map(|(_, s)| &s.events)
-        .filter(|e| e.name == "retry")
-        .count();
-    assert_eq!(retried, 1, "one call was replayed on the next target");
+        .map(|(_, s)| s)
+        .filter(|s| s.kind == CLIENT_KIND && s.events.iter().any(|e| e.name == "retry"))
+        .collect();
+    assert_eq!(retried.len(), 1, "one call was replayed on the next target");
+    let first = retried[0];
+    assert_eq!(attribute(first, "error.type").as_deref(), Some("retried"));
+    assert_eq!(first.status.as_ref().map(|s| s.code), Some(2), "ERROR");
+    let second: Vec<&OtlpSpan> = spans
+        .iter()
+        .map(|(_, s)| s)
+        .filter(|s| {
+            s.kind == CLIENT_KIND && s.trace_id == first.trace_id && s.span_id != first.span_id
+        })
+        .collect();
+    assert_eq!(second.len(), 1, "the replay is an attempt of its own");
+    let second = second[0];
+    assert_eq!(
+        second.parent_span_id, first.parent_span_id,
+        "both under the server span"
+    );
+    assert!(first.end_time_unix_nano <= second.start_time_unix_nano);
+    assert_eq!(
+        attribute(second, "rpc.response.status_code").as_deref(),
+        Some("OK")
+    );
+    // The target that processed the call saw the replay's own context.
+    let seen = good.seen();
+    assert!(
+        seen.iter().any(|headers| headers["traceparent"]
+            == format!("00-{}-{}-01", hex(&second.trace_id), hex(&second.span_id)).as_str()),
+        "the good target got the second attempt's traceparent: {seen:?}"
+    );
     let limited: Vec<_> = spans
         .iter()
         .filter(|(_, s)| s.kind == SERVER_KIND && s.events.iter().any(|e| e.name == "rate_limited"))

@@ -56,9 +56,9 @@ pub struct CallInfo {
     /// When the upstream's response header arrived (for a call a plugin
     /// made itself: its whole answer).
     pub upstream_answered: Option<Instant>,
-    /// The call's trace id (32 hex digits), when the `tracing` plugin
-    /// traces it: the access log prints it, so a line leads to its trace.
-    pub trace_id: Option<Arc<str>>,
+    /// The call's trace id, when the `tracing` plugin traces it: the access
+    /// log prints it (in hex), so a line leads to its trace.
+    pub trace_id: Option<[u8; 16]>,
     /// What happened along the way (a rate-limit refusal, a retry on the
     /// next target), in order: tracing records them as span events.
     pub events: Vec<CallEvent>,

@@ -60,9 +60,22 @@ pub(crate) fn write(session: &Session, call: &CallInfo, elapsed: Duration) {
         upstream_ms = %upstream,
         ms = %format_args!("{:.3}", millis(elapsed)),
         request_id = %call.request_id.as_deref().unwrap_or("-"),
-        trace_id = %call.trace_id.as_deref().unwrap_or("-"),
+        trace_id = %TraceId(call.trace_id.as_ref()),
         "call"
     );
+}
+
+/// A trace id in lower-case hex, or `-`; formatted only when the line is
+/// written.
+struct TraceId<'a>(Option<&'a [u8; 16]>);
+
+impl std::fmt::Display for TraceId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(id) => id.iter().try_for_each(|byte| write!(f, "{byte:02x}")),
+            None => f.write_str("-"),
+        }
+    }
 }
 
 fn millis(duration: Duration) -> f64 {

@@ -1,22 +1,27 @@
 //! Sending finished spans to the collector, off the request path.
 //!
-//! A call hands its spans, already encoded as OTLP protobuf
-//! ([`crate::otlp`]), to a bounded queue with `try_send`. When the queue
-//! is full (a slow or dead collector), they are dropped and counted: a
-//! call never waits on the collector. One thread with a tokio runtime of
-//! its own (Pingora's main thread has none, and the gRPC client needs one)
-//! takes up to `batch.size` spans at a time, after at most `batch.delay`,
-//! and sends them as one request ([`crate::transport`]: OTLP/HTTP, or
-//! OTLP/gRPC for a `grpc://` endpoint). A batch is not retried, and gives
-//! up after [`EXPORT_TIMEOUT`].
+//! A call encodes its spans as OTLP protobuf ([`crate::otlp`]) in a
+//! scratch buffer of its thread, then appends them, under a short lock, to
+//! the pending batch. When the batch would pass `batch.queue` spans (a slow
+//! or dead collector), they are dropped and counted: a call never waits on
+//! the collector. The export thread (with a tokio runtime of its own:
+//! Pingora's main thread has none, and the gRPC client needs one) is woken
+//! once per batch, when `batch.size` spans are pending or `batch.delay` has
+//! passed, never per call: a wake-up is a system call and a context switch,
+//! which cost a unary call a third of its throughput when every span woke
+//! the thread. It takes the whole batch and sends it as one request
+//! ([`crate::transport`]: OTLP/HTTP, or OTLP/gRPC for a `grpc://`
+//! endpoint). A batch is not retried, and gives up after
+//! [`EXPORT_TIMEOUT`].
 
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use protogate_config::BatchConfig;
 use protogate_core::registry::Registry;
 use protogate_metrics::TracingMetrics;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 use crate::otlp::Envelope;
 use crate::transport::Transport;
@@ -35,31 +40,53 @@ pub struct Destination {
     pub batch: BatchConfig,
 }
 
-/// One call's spans, encoded.
-struct CallSpans {
-    encoded: Vec<u8>,
-    count: usize,
-}
-
 /// The process's span exporter for one destination.
 #[derive(Debug)]
 pub struct Exporter {
-    queue: mpsc::Sender<CallSpans>,
+    shared: Arc<Shared>,
     metrics: TracingMetrics,
 }
 
-impl std::fmt::Debug for CallSpans {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} spans", self.count)
-    }
+/// What the calls and the export thread share.
+#[derive(Debug)]
+struct Shared {
+    pending: Mutex<Pending>,
+    /// Wakes the export thread: a full batch, or the last handle gone.
+    ready: Notify,
+    batch: BatchConfig,
+}
+
+/// The spans waiting for the next export.
+#[derive(Debug, Default)]
+struct Pending {
+    /// Entries of `ScopeSpans.spans`, one after the other.
+    encoded: Vec<u8>,
+    /// How many spans `encoded` holds.
+    spans: usize,
+    /// Whether the export thread was already told the batch is full.
+    signalled: bool,
+    /// Set when the exporter is dropped: the thread sends what is left
+    /// and ends.
+    closed: bool,
+}
+
+thread_local! {
+    /// Where a call's spans are encoded before they join the batch, so the
+    /// lock is held for a copy only. Reused, so it allocates once.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Exporter {
     /// Starts the export thread. If the thread cannot start (the system is
-    /// out of threads), the error is logged and every span is counted as
-    /// dropped: tracing never stops the gateway.
+    /// out of threads), the error is logged and spans pile up to the queue
+    /// bound, then are dropped and counted: tracing never stops the gateway.
     pub fn start(destination: Destination, metrics: TracingMetrics) -> Self {
-        let (queue, spans) = mpsc::channel(destination.batch.queue.max(1));
+        let shared = Arc::new(Shared {
+            pending: Mutex::default(),
+            ready: Notify::new(),
+            batch: destination.batch,
+        });
+        let worker = Arc::clone(&shared);
         let worker_metrics = metrics.clone();
         let started = std::thread::Builder::new()
             .name("protogate-otlp".into())
@@ -74,12 +101,12 @@ impl Exporter {
                         return;
                     }
                 };
-                runtime.block_on(export_loop(destination, spans, worker_metrics));
+                runtime.block_on(export_loop(destination, worker, worker_metrics));
             });
         if let Err(error) = started {
             log::error!("tracing: cannot start the span export thread: {error}");
         }
-        Self { queue, metrics }
+        Self { shared, metrics }
     }
 
     /// The exporter for `destination`, shared by every route and kept over
@@ -90,65 +117,97 @@ impl Exporter {
         EXPORTERS.shared(identity, || Self::start(destination, metrics))
     }
 
-    /// Queues a call's `count` spans (`encoded` as [`crate::otlp::span`]
-    /// writes them); drops and counts them when the queue is full.
-    pub fn record(&self, encoded: Vec<u8>, count: usize) {
-        if self.queue.try_send(CallSpans { encoded, count }).is_err() {
-            self.metrics.dropped.inc_by(count as u64);
-        }
+    /// Adds a call's `count` spans, which `write` encodes (as
+    /// [`crate::otlp::span`] does), to the pending batch; drops and counts
+    /// them when the batch is at its bound.
+    pub fn record(&self, count: usize, write: impl FnOnce(&mut Vec<u8>)) {
+        SCRATCH.with_borrow_mut(|scratch| {
+            scratch.clear();
+            write(scratch);
+            let batch = &self.shared.batch;
+            let mut pending = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if pending.spans + count > batch.queue {
+                drop(pending);
+                self.metrics.dropped.inc_by(count as u64);
+                return;
+            }
+            pending.encoded.extend_from_slice(scratch);
+            pending.spans += count;
+            let wake = pending.spans >= batch.size && !pending.signalled;
+            pending.signalled |= wake;
+            drop(pending);
+            if wake {
+                self.shared.ready.notify_one();
+            }
+        });
     }
 }
 
-async fn export_loop(
-    destination: Destination,
-    mut calls: mpsc::Receiver<CallSpans>,
-    metrics: TracingMetrics,
-) {
-    let mut transport = match Transport::new(&destination.endpoint, EXPORT_TIMEOUT) {
-        Ok(transport) => transport,
-        Err(error) => {
-            log::error!("tracing: cannot export to {error}; spans are dropped");
-            while let Some(call) = calls.recv().await {
-                metrics.failed.inc_by(call.count as u64);
-            }
-            return;
-        }
-    };
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .closed = true;
+        self.shared.ready.notify_one();
+    }
+}
+
+async fn export_loop(destination: Destination, shared: Arc<Shared>, metrics: TracingMetrics) {
+    let transport = Transport::new(&destination.endpoint, EXPORT_TIMEOUT);
+    if let Err(error) = &transport {
+        log::error!("tracing: cannot export to {error}; spans are dropped");
+    }
     let envelope = Envelope::new(&destination.service_name);
-    let BatchConfig { size, delay, .. } = destination.batch;
-    let mut batch: Vec<CallSpans> = Vec::with_capacity(size);
+    let delay = destination.batch.delay;
+    let mut taken = Vec::new();
     let mut failures_logged = 0u32;
+    let mut transport = transport.ok();
     loop {
-        if calls.recv_many(&mut batch, size).await == 0 {
-            break; // every sender is gone: the config no longer traces
-        }
-        let mut count: usize = batch.iter().map(|call| call.count).sum();
-        let deadline = tokio::time::Instant::now() + delay;
-        while count < size {
-            let room = size - count;
-            let before = batch.len();
-            match tokio::time::timeout_at(deadline, calls.recv_many(&mut batch, room)).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => count += batch[before..].iter().map(|call| call.count).sum::<usize>(),
-            }
-        }
-        let body = envelope.request(batch.iter().map(|call| call.encoded.as_slice()));
-        batch.clear();
-        match transport.send(body).await {
-            Ok(()) => metrics.exported.inc_by(count as u64),
-            Err(error) => {
-                metrics.failed.inc_by(count as u64);
-                // One line per failure streak start, then every 100th.
-                if failures_logged.is_multiple_of(100) {
-                    log::warn!(
-                        "tracing: export to {} failed: {error}",
-                        destination.endpoint
-                    );
+        // Until a batch is full, or the oldest span has waited `delay`.
+        let _ = tokio::time::timeout(delay, shared.ready.notified()).await;
+        let (count, closed) = {
+            let mut pending = shared
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            std::mem::swap(&mut pending.encoded, &mut taken);
+            let count = std::mem::take(&mut pending.spans);
+            pending.signalled = false;
+            (count, pending.closed)
+        };
+        if count > 0 {
+            let body = envelope.request(std::iter::once(taken.as_slice()));
+            taken.clear();
+            let sent = match transport.as_mut() {
+                Some(transport) => transport.send(body).await,
+                None => Err("no transport".to_owned()),
+            };
+            match sent {
+                Ok(()) => {
+                    metrics.exported.inc_by(count as u64);
+                    failures_logged = 0;
                 }
-                failures_logged = failures_logged.wrapping_add(1);
-                continue;
+                Err(error) => {
+                    metrics.failed.inc_by(count as u64);
+                    // One line per failure streak start, then every 100th.
+                    if transport.is_some() && failures_logged.is_multiple_of(100) {
+                        log::warn!(
+                            "tracing: export to {} failed: {error}",
+                            destination.endpoint
+                        );
+                    }
+                    failures_logged = failures_logged.wrapping_add(1);
+                }
             }
         }
-        failures_logged = 0;
+        if closed {
+            break; // the config no longer traces to this destination
+        }
     }
 }

@@ -13,15 +13,21 @@ use protogate_core::{CallInfo, Flow, GatewayError, Hooks, Plugin, RequestCx, Req
 use crate::config::{Format, TracingPluginConfig};
 use crate::context::{self, Parent, SpanIds};
 use crate::exporter::Exporter;
-use crate::span::{client_span, known_method, server_span, Clock, SpanParts};
+use crate::span::{client_span, known_method, server_span, Attempt, Clock, SpanParts};
 
-const TRACEPARENT: &str = "traceparent";
-const TRACESTATE: &str = "tracestate";
+// Header names built at compile time: a name parsed per call costs more
+// than the lookup it is for.
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+const B3: HeaderName = HeaderName::from_static("b3");
+const B3_TRACE_ID: HeaderName = HeaderName::from_static("x-b3-traceid");
+const B3_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
+const B3_SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
+const B3_PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
+const B3_FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
 /// The event the forwarding loop records when it replays a call on the
 /// next target: it belongs on the CLIENT span.
 const RETRY: &str = "retry";
-/// About what one encoded span takes, to size a call's buffer once.
-const SPAN_BYTES: usize = 400;
 
 /// One route's `tracing`.
 pub struct Tracer {
@@ -95,9 +101,7 @@ impl Plugin for Tracer {
             .as_ref()
             .and_then(|p| p.sampled)
             .unwrap_or_else(|| self.sample_new(&trace_id));
-        let mut hex = String::with_capacity(32);
-        context::push_hex(&mut hex, &trace_id);
-        cx.call.trace_id = Some(Arc::from(hex));
+        cx.call.trace_id = Some(trace_id);
         state.started = Some(Started {
             ids: SpanIds {
                 trace_id,
@@ -106,7 +110,12 @@ impl Plugin for Tracer {
             parent,
             sampled,
             method: request.method.clone(),
-            path: request.uri.path().to_owned(),
+            // Only HTTP spans show the path (gRPC ones name the method).
+            path: if cx.call.protocol.is_grpc() {
+                String::new()
+            } else {
+                request.uri.path().to_owned()
+            },
         });
         Ok(Flow::Continue)
     }
@@ -157,71 +166,79 @@ impl Plugin for Tracer {
         let tracestate = started.parent.as_ref().and_then(|p| p.state.as_deref());
         let rpc_method = known_method(call);
         let attempts = state.attempts.len();
-        let mut spans = Vec::with_capacity(SPAN_BYTES * (1 + attempts));
-        server_span(
-            &mut spans,
-            call,
-            rpc_method.as_deref(),
-            &started.method,
-            &started.path,
-            SpanParts {
-                ids: started.ids,
-                parent: started.parent.as_ref().map(|p| (p.ids.span_id, true)),
-                state: tracestate,
-                start: clock.nanos(call.started),
-                end,
-                events: &call.events,
-                pick: |event| event.name != RETRY,
-                clock: &clock,
-            },
-        );
-        for (index, (span_id, sent)) in state.attempts.drain(..).enumerate() {
-            let start = clock.nanos(sent);
-            client_span(
-                &mut spans,
+        self.exporter.record(1 + attempts, |spans| {
+            server_span(
+                spans,
                 call,
-                rpc_method.as_deref(),
+                rpc_method.as_ref().map(|parts| parts.as_slice()),
+                &started.method,
+                &started.path,
                 SpanParts {
-                    ids: SpanIds {
-                        trace_id: started.ids.trace_id,
-                        span_id,
-                    },
-                    parent: Some((started.ids.span_id, false)),
+                    ids: started.ids,
+                    parent: started.parent.as_ref().map(|p| (p.ids.span_id, true)),
                     state: tracestate,
-                    start,
-                    // The exchange with the upstream lasts as long as the
-                    // call: a stream's last message and its trailers come
-                    // at the end.
-                    end: end.max(start),
-                    // Retries are told on the attempt that followed them.
-                    events: if index + 1 == attempts {
-                        &call.events
-                    } else {
-                        &[]
-                    },
-                    pick: |event| event.name == RETRY,
+                    start: clock.nanos(call.started),
+                    end,
+                    events: &call.events,
+                    pick: |event| event.name != RETRY,
                     clock: &clock,
                 },
             );
-        }
-        self.exporter.record(spans, 1 + attempts);
+            let attempts = &state.attempts;
+            for (index, (span_id, sent)) in attempts.iter().enumerate() {
+                let start = clock.nanos(*sent);
+                // An attempt lasts until the next one starts; the last lasts as
+                // long as the call (a stream's last message and its trailers
+                // come at the end).
+                let next = attempts.get(index + 1).map(|(_, at)| *at);
+                let until = next.map_or(end, |at| clock.nanos(at));
+                // The retry that ended it, recorded between the two.
+                let retry = next.and_then(|next| {
+                    call.events
+                        .iter()
+                        .find(|e| e.name == RETRY && e.at >= *sent && e.at <= next)
+                });
+                client_span(
+                    spans,
+                    call,
+                    rpc_method.as_ref().map(|parts| parts.as_slice()),
+                    SpanParts {
+                        ids: SpanIds {
+                            trace_id: started.ids.trace_id,
+                            span_id: *span_id,
+                        },
+                        parent: Some((started.ids.span_id, false)),
+                        state: tracestate,
+                        start,
+                        end: until.max(start),
+                        events: retry.map_or(&[], std::slice::from_ref),
+                        pick: |_| true,
+                        clock: &clock,
+                    },
+                    match retry {
+                        Some(event) => Attempt::Retried(event),
+                        None => Attempt::Final,
+                    },
+                );
+            }
+        });
     }
 }
 
 /// The caller's trace context in `format`, if it sent a valid one.
 fn read_context(format: Format, headers: &http::HeaderMap) -> Option<Parent> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     match format {
         Format::W3c => context::extract(
-            headers.get(TRACEPARENT).map(HeaderValue::as_bytes),
-            text(TRACESTATE),
+            headers.get(&TRACEPARENT).map(HeaderValue::as_bytes),
+            text(&TRACESTATE),
         ),
-        Format::B3 => context::extract_b3(text("b3")?),
+        Format::B3 => context::extract_b3(text(&B3)?),
         Format::B3Multi => context::extract_b3_multi(
-            text("x-b3-traceid"),
-            text("x-b3-spanid"),
-            text("x-b3-sampled"),
-            text("x-b3-flags"),
+            text(&B3_TRACE_ID),
+            text(&B3_SPAN_ID),
+            text(&B3_SAMPLED),
+            text(&B3_FLAGS),
         ),
     }
 }
@@ -235,18 +252,27 @@ fn context_edits(
     started: &Started,
     edits: &mut Vec<(HeaderName, Option<HeaderValue>)>,
 ) {
-    let value = |text: String| HeaderValue::from_str(&text).ok();
+    // Never indexed: a value new on every call would only churn the
+    // HPACK table of the upstream connection, evicting the headers that
+    // do repeat.
+    let value = |text: String| {
+        // From the `String` itself: its buffer becomes the value's.
+        HeaderValue::try_from(text).ok().map(|mut value| {
+            value.set_sensitive(true);
+            value
+        })
+    };
     match format {
         Format::W3c => {
             let traceparent = context::traceparent(ids, started.sampled);
-            edits.push((HeaderName::from_static(TRACEPARENT), value(traceparent)));
+            edits.push((TRACEPARENT, value(traceparent)));
             let state = started.parent.as_ref().and_then(|p| p.state.as_deref());
             let state = state.and_then(|s| HeaderValue::from_str(s).ok());
-            edits.push((HeaderName::from_static(TRACESTATE), state));
+            edits.push((TRACESTATE, state));
         }
         Format::B3 => {
             let b3 = context::b3(ids, started.sampled);
-            edits.push((HeaderName::from_static("b3"), value(b3)));
+            edits.push((B3, value(b3)));
         }
         Format::B3Multi => {
             let mut trace = String::with_capacity(32);
@@ -254,11 +280,11 @@ fn context_edits(
             let mut span = String::with_capacity(16);
             context::push_hex(&mut span, &ids.span_id);
             let sampled = HeaderValue::from_static(if started.sampled { "1" } else { "0" });
-            edits.push((HeaderName::from_static("x-b3-traceid"), value(trace)));
-            edits.push((HeaderName::from_static("x-b3-spanid"), value(span)));
-            edits.push((HeaderName::from_static("x-b3-sampled"), Some(sampled)));
-            edits.push((HeaderName::from_static("x-b3-parentspanid"), None));
-            edits.push((HeaderName::from_static("x-b3-flags"), None));
+            edits.push((B3_TRACE_ID, value(trace)));
+            edits.push((B3_SPAN_ID, value(span)));
+            edits.push((B3_SAMPLED, Some(sampled)));
+            edits.push((B3_PARENT_SPAN_ID, None));
+            edits.push((B3_FLAGS, None));
         }
     }
 }

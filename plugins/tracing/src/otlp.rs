@@ -31,6 +31,10 @@ const FLAG_IS_REMOTE: u32 = 0x200;
 /// `Status.code` ERROR.
 const STATUS_ERROR: u64 = 2;
 
+/// A text written from parts (`["pkg.Service", "/", "Method"]`), so that
+/// joined names cost no allocation.
+pub type Text<'a> = &'a [&'a str];
+
 /// A span's identity and timing.
 #[derive(Clone, Copy, Debug)]
 pub struct SpanHead<'a> {
@@ -45,7 +49,7 @@ pub struct SpanHead<'a> {
     /// SERVER or CLIENT.
     pub kind: Kind,
     /// Its name.
-    pub name: &'a str,
+    pub name: Text<'a>,
     /// Start, in nanoseconds since the Unix epoch.
     pub start: u64,
     /// End, in nanoseconds since the Unix epoch.
@@ -70,7 +74,7 @@ pub fn span(out: &mut Vec<u8>, head: &SpanHead<'_>, body: impl FnOnce(&mut SpanW
             }
         }
         wire::fixed32(out, 16, flags);
-        wire::string(out, 5, head.name);
+        wire::string_parts(out, 5, head.name);
         wire::uint(out, 6, head.kind as u64);
         wire::fixed64(out, 7, head.start);
         wire::fixed64(out, 8, head.end);
@@ -86,7 +90,12 @@ pub struct SpanWriter<'a> {
 impl SpanWriter<'_> {
     /// A string attribute.
     pub fn str(&mut self, key: &str, value: &str) {
-        key_value(self.out, 9, key, Value::Str(value));
+        key_value(self.out, 9, key, Value::Text(&[value]));
+    }
+
+    /// A string attribute written from parts.
+    pub fn text(&mut self, key: &str, value: Text<'_>) {
+        key_value(self.out, 9, key, Value::Text(value));
     }
 
     /// An integer attribute.
@@ -100,7 +109,7 @@ impl SpanWriter<'_> {
             wire::fixed64(out, 1, time);
             wire::string(out, 2, name);
             for (key, value) in attributes {
-                key_value(out, 3, key, Value::Str(value));
+                key_value(out, 3, key, Value::Text(&[value]));
             }
         });
     }
@@ -117,20 +126,30 @@ impl SpanWriter<'_> {
 }
 
 enum Value<'a> {
-    Str(&'a str),
+    Text(Text<'a>),
     Int(i64),
 }
 
-/// A `KeyValue` in `field` of the message being written.
+/// A `KeyValue` in `field` of the message being written. Its sizes are
+/// known beforehand, so it is written straight, without placeholders.
 fn key_value(out: &mut Vec<u8>, field: u32, key: &str, value: Value<'_>) {
-    wire::message(out, field, |out| {
-        wire::string(out, 1, key);
-        wire::message(out, 2, |out| match value {
-            Value::Str(text) => wire::string(out, 1, text),
-            // int64 is written as the two's-complement varint.
-            Value::Int(number) => wire::uint(out, 3, number as u64),
-        });
-    });
+    // The `AnyValue`: `string_value` (1) or `int_value` (3, the int64's
+    // two's-complement varint).
+    let any_value = match &value {
+        Value::Text(parts) => wire::field_size(1, parts.iter().map(|p| p.len()).sum()),
+        Value::Int(number) => 1 + wire::varint_size(*number as u64),
+    };
+    wire::header(
+        out,
+        field,
+        wire::field_size(1, key.len()) + wire::field_size(2, any_value),
+    );
+    wire::string(out, 1, key);
+    wire::header(out, 2, any_value);
+    match value {
+        Value::Text(parts) => wire::string_parts(out, 1, parts),
+        Value::Int(number) => wire::uint(out, 3, number as u64),
+    }
 }
 
 /// The parts of an `ExportTraceServiceRequest` every batch shares: the
@@ -146,7 +165,7 @@ impl Envelope {
     pub fn new(service_name: &str) -> Self {
         let mut resource = Vec::new();
         wire::message(&mut resource, 1, |out| {
-            key_value(out, 1, "service.name", Value::Str(service_name));
+            key_value(out, 1, "service.name", Value::Text(&[service_name]));
         });
         let mut scope = Vec::new();
         wire::message(&mut scope, 1, |out| {
@@ -195,7 +214,7 @@ mod tests {
             sampled: true,
             trace_state: Some("vendor=x"),
             kind,
-            name: "pkg.Service/Method",
+            name: &["pkg.Service", "/", "Method"],
             start: 1_700_000_000_000_000_000,
             end: 1_700_000_000_000_500_000,
         }
@@ -208,7 +227,7 @@ mod tests {
         let envelope = Envelope::new("edge");
         let mut call = Vec::new();
         span(&mut call, &head(Kind::Server, Some(([7; 8], true))), |w| {
-            w.str("rpc.method", "pkg.Service/Method");
+            w.text("rpc.method", &["pkg.Service", "/", "Method"]);
             w.int("http.response.status_code", 503);
             w.int("negative", -2);
             w.event(

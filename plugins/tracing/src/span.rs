@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use protogate_core::{CallEvent, CallInfo, Code};
 
 use crate::context::SpanIds;
-use crate::otlp::{self, Kind, SpanHead, SpanWriter};
+use crate::otlp::{self, Kind, SpanHead, SpanWriter, Text};
 
 /// Turns the `Instant`s a call recorded into wall-clock times.
 pub struct Clock {
@@ -65,7 +65,7 @@ pub struct SpanParts<'a> {
 }
 
 impl SpanParts<'_> {
-    fn head<'a>(&'a self, kind: Kind, name: &'a str) -> SpanHead<'a> {
+    fn head<'a>(&'a self, kind: Kind, name: Text<'a>) -> SpanHead<'a> {
         SpanHead {
             ids: self.ids,
             parent: self.parent,
@@ -125,16 +125,15 @@ pub fn code_name(code: Code) -> &'static str {
 /// `package.Service/Method` when the gateway knows the method (not the
 /// `unknown` label every scanner's path shares). Computed once per call
 /// for both of its spans.
-pub fn known_method(call: &CallInfo) -> Option<String> {
-    (&*call.grpc_service != "unknown")
-        .then(|| format!("{}/{}", call.grpc_service, call.grpc_method))
+pub fn known_method(call: &CallInfo) -> Option<[&str; 3]> {
+    (&*call.grpc_service != "unknown").then(|| [&*call.grpc_service, "/", &*call.grpc_method])
 }
 
 /// Appends the SERVER span of a call to `out`.
 pub fn server_span(
     out: &mut Vec<u8>,
     call: &CallInfo,
-    rpc_method: Option<&str>,
+    rpc_method: Option<Text<'_>>,
     method: &http::Method,
     path: &str,
     parts: SpanParts<'_>,
@@ -144,12 +143,12 @@ pub fn server_span(
     let http_name;
     let name = match (rpc_method, grpc, &call.http_route) {
         (Some(rpc), true, _) => rpc,
-        (_, true, _) => "grpc",
+        (_, true, _) => &["grpc"],
         (_, false, Some(route)) => {
-            http_name = format!("{method} {route}");
+            http_name = [method.as_str(), " ", route];
             &http_name
         }
-        (_, false, None) => method.as_str(),
+        (_, false, None) => &[method.as_str()],
     };
     otlp::span(out, &parts.head(Kind::Server, name), |span| {
         let mut error_type: Option<ErrorType> = None;
@@ -163,7 +162,7 @@ pub fn server_span(
         }
         if let Some(rpc) = rpc_method {
             span.str("rpc.system.name", "grpc");
-            span.str("rpc.method", rpc);
+            span.text("rpc.method", rpc);
             if let Some(code) = call.grpc_status {
                 span.str("rpc.response.status_code", code_name(code));
                 if grpc && server_error(code) {
@@ -195,21 +194,42 @@ pub fn server_span(
     });
 }
 
+/// How an upstream attempt ended.
+pub enum Attempt<'a> {
+    /// The last attempt: the call's outcome is its outcome.
+    Final,
+    /// The upstream never processed it and the call went on to the next
+    /// target; the event says where and why.
+    Retried(&'a CallEvent),
+}
+
 /// Appends a CLIENT span (one request the gateway sent upstream) to `out`.
 pub fn client_span(
     out: &mut Vec<u8>,
     call: &CallInfo,
-    rpc_method: Option<&str>,
+    rpc_method: Option<Text<'_>>,
     parts: SpanParts<'_>,
+    attempt: Attempt<'_>,
 ) {
-    let name = rpc_method.unwrap_or("upstream");
+    let name = rpc_method.unwrap_or(&["upstream"]);
     otlp::span(out, &parts.head(Kind::Client, name), |span| {
         if let Some(upstream) = &call.upstream {
             span.str("protogate.upstream", upstream);
         }
         if let Some(rpc) = rpc_method {
             span.str("rpc.system.name", "grpc");
-            span.str("rpc.method", rpc);
+            span.text("rpc.method", rpc);
+        }
+        if let Attempt::Retried(retry) = attempt {
+            parts.write_events(span);
+            let reason = retry
+                .attributes
+                .iter()
+                .find(|(key, _)| *key == "protogate.retry.reason")
+                .map_or("", |(_, value)| value.as_str());
+            span.str("error.type", "retried");
+            span.error(reason);
+            return;
         }
         let mut error_type = None;
         if let Some(code) = call.grpc_status {

@@ -61,6 +61,15 @@ pub fn string(out: &mut Vec<u8>, field: u32, value: &str) {
     bytes(out, field, value.as_bytes());
 }
 
+/// A `string` field whose value is `parts` one after the other (so a
+/// joined text needs no buffer of its own).
+pub fn string_parts(out: &mut Vec<u8>, field: u32, parts: &[&str]) {
+    header(out, field, parts.iter().map(|part| part.len()).sum());
+    for part in parts {
+        out.extend_from_slice(part.as_bytes());
+    }
+}
+
 /// The key and length of a length-delimited field whose `len` bytes the
 /// caller appends next (for bodies assembled from parts already encoded).
 pub fn header(out: &mut Vec<u8>, field: u32, len: usize) {
@@ -74,7 +83,8 @@ pub fn field_size(field: u32, len: usize) -> usize {
     varint_size(u64::from(field) << 3) + varint_size(len as u64) + len
 }
 
-fn varint_size(value: u64) -> usize {
+/// How many bytes `value` takes as a varint.
+pub fn varint_size(value: u64) -> usize {
     (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 

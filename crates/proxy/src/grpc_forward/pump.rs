@@ -103,11 +103,17 @@ pub(crate) async fn run<C: Caller>(
     if let Some(deadline) = deadline {
         tell_upstream(&mut request, deadline)?;
     }
+    let upstream = &route.upstream;
+    // Each attempt is a request of its own: a replay on the next target
+    // runs the upstream-request hooks again, on the request as it was
+    // before they ran (so `tracing` gives each attempt its CLIENT span and
+    // `traceparent`, and header rules apply once). Kept only when there
+    // is a next target to try.
+    let pristine = (upstream.len() > 1).then(|| request.clone());
     route
         .chain
         .upstream_request(&mut ctx.slots, &mut ctx.call, &mut request)?;
 
-    let upstream = &route.upstream;
     let mut down_done = down.body_done();
     let start = upstream.next_start();
     let mut attempts = 1;
@@ -288,8 +294,15 @@ pub(crate) async fn run<C: Caller>(
                     ],
                 ));
                 give_back(pool, stream).await;
+                if let Some(pristine) = &pristine {
+                    request = pristine.clone();
+                    route
+                        .chain
+                        .upstream_request(&mut ctx.slots, &mut ctx.call, &mut request)?;
+                }
                 let next = start.wrapping_add(attempts);
                 attempts += 1;
+                ctx.call.upstream_sent = Some(std::time::Instant::now());
                 let resend_end = down_done && replay.chunks.is_empty();
                 stream = within(
                     deadline,
