@@ -52,6 +52,32 @@ fn attribute(span: &OtlpSpan, key: &str) -> Option<String> {
     }
 }
 
+/// Makes `times` Echo calls, each of which succeeds.
+async fn echo_ok(client: &RawClient, times: usize) {
+    for _ in 0..times {
+        assert_eq!(
+            client.call(ECHO, &[], frame(b"")).await.grpc_status(),
+            Some("0")
+        );
+    }
+}
+
+/// Waits (bounded) until `protogate_tracing_spans_total{result}` reaches
+/// `at_least`.
+async fn spans_counted(gateway: &Gateway, result: &str, at_least: f64) {
+    let series = format!("protogate_tracing_spans_total{{result=\"{result}\"}}");
+    protogate_testkit::eventually(
+        &format!("{at_least} spans counted as {result}"),
+        std::time::Duration::from_secs(15),
+        || async {
+            let metrics = gateway.metrics().await;
+            let count = crate::support::value_of(&metrics, &series).unwrap_or(0.0);
+            (count >= at_least).then_some(())
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_grpc_call_continues_the_callers_trace_and_the_upstream_sees_the_client_span() {
     let receiver = OtlpReceiver::start().await;
@@ -201,10 +227,7 @@ async fn spans_also_go_over_otlp_grpc() {
     let raw = RawUpstream::start().await;
     let gateway = Gateway::start(&config(&receiver, &raw.addr.to_string(), 1.0)).await;
     let client = RawClient::connect(gateway.port).await;
-    assert_eq!(
-        client.call(ECHO, &[], frame(b"")).await.grpc_status(),
-        Some("0")
-    );
+    echo_ok(&client, 1).await;
     let spans = receiver.wait_for(2).await;
     let kinds: Vec<i32> = spans.iter().map(|(_, s)| s.kind).collect();
     assert!(
@@ -214,16 +237,7 @@ async fn spans_also_go_over_otlp_grpc() {
     assert!(spans.iter().all(|(service, _)| service == "protogate-test"));
     // The receiver has the spans a moment before the exporter has its
     // answer and counts them.
-    let exported = "protogate_tracing_spans_total{result=\"exported\"}";
-    protogate_testkit::eventually(
-        "the two spans to be counted as exported",
-        std::time::Duration::from_secs(15),
-        || async {
-            let metrics = gateway.metrics().await;
-            (crate::support::value_of(&metrics, exported) == Some(2.0)).then_some(())
-        },
-    )
-    .await;
+    spans_counted(&gateway, "exported", 2.0).await;
 }
 
 fn rest_config(receiver: &OtlpReceiver, upstream: &str) -> String {
@@ -344,30 +358,12 @@ async fn a_stopped_collector_costs_calls_nothing_and_lost_spans_are_counted() {
     let raw = RawUpstream::start().await;
     let gateway = Gateway::start(&config(&receiver, &raw.addr.to_string(), 1.0)).await;
     let client = RawClient::connect(gateway.port).await;
-    assert_eq!(
-        client.call(ECHO, &[], frame(b"")).await.grpc_status(),
-        Some("0")
-    );
+    echo_ok(&client, 1).await;
     receiver.wait_for(2).await;
 
     receiver.stop();
-    for _ in 0..20 {
-        assert_eq!(
-            client.call(ECHO, &[], frame(b"")).await.grpc_status(),
-            Some("0")
-        );
-    }
-    let series = "protogate_tracing_spans_total{result=\"failed\"}";
-    protogate_testkit::eventually(
-        "the lost spans to be counted",
-        std::time::Duration::from_secs(15),
-        || async {
-            let metrics = gateway.metrics().await;
-            let lost = crate::support::value_of(&metrics, series).unwrap_or(0.0);
-            (lost >= 40.0).then_some(())
-        },
-    )
-    .await;
+    echo_ok(&client, 20).await;
+    spans_counted(&gateway, "failed", 40.0).await;
 }
 
 #[tokio::test]
@@ -392,25 +388,10 @@ async fn a_collector_that_never_answers_fills_the_queue_and_spans_are_dropped() 
         );
     let gateway = Gateway::start(&yaml).await;
     let client = RawClient::connect(gateway.port).await;
-    for _ in 0..30 {
-        assert_eq!(
-            client.call(ECHO, &[], frame(b"")).await.grpc_status(),
-            Some("0")
-        );
-    }
+    echo_ok(&client, 30).await;
     // 60 spans: the hung export took at most 4 (the queue's bound), at
     // most 4 more wait, and the rest are dropped rather than waited for.
-    let series = "protogate_tracing_spans_total{result=\"dropped\"}";
-    protogate_testkit::eventually(
-        "the spans beyond the queue to be dropped",
-        std::time::Duration::from_secs(15),
-        || async {
-            let metrics = gateway.metrics().await;
-            let dropped = crate::support::value_of(&metrics, series).unwrap_or(0.0);
-            (dropped >= 52.0).then_some(())
-        },
-    )
-    .await;
+    spans_counted(&gateway, "dropped", 52.0).await;
 }
 
 #[tokio::test]
