@@ -21,6 +21,7 @@ mod metrics;
 mod python_interop;
 mod rate_limit;
 mod routing;
+mod tls;
 mod tracing;
 mod transcoding;
 mod transcoding_openapi;

@@ -381,12 +381,42 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="case to run (repeatable); all cases when omitted",
     )
     parser.add_argument(
+        "--ca", help="PEM CA to verify the server with: TLS instead of cleartext h2c"
+    )
+    parser.add_argument("--cert", help="PEM client certificate (mTLS), with --key")
+    parser.add_argument("--key", help="PEM client key (mTLS), with --cert")
+    parser.add_argument(
+        "--server-name", help="name the server certificate is checked against"
+    )
+    parser.add_argument(
         "--connect-timeout",
         type=float,
         default=10.0,
         help="seconds to wait for the channel to connect",
     )
     return parser.parse_args(argv)
+
+
+def read(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def open_channel(args: argparse.Namespace) -> grpc.Channel:
+    """A cleartext h2c channel, or TLS (h2 by ALPN) when --ca is given."""
+    if args.ca is None:
+        return grpc.insecure_channel(args.target, options=CHANNEL_OPTIONS)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(args.ca),
+        private_key=read(args.key),
+        certificate_chain=read(args.cert),
+    )
+    options = list(CHANNEL_OPTIONS)
+    if args.server_name:
+        options.append(("grpc.ssl_target_name_override", args.server_name))
+    return grpc.secure_channel(args.target, credentials, options=options)
 
 
 def main(argv: list[str]) -> int:
@@ -398,7 +428,7 @@ def main(argv: list[str]) -> int:
         except (OSError, RuntimeError) as err:
             print(f"cannot generate stubs: {err}", file=sys.stderr)
             return 2
-        with grpc.insecure_channel(args.target, options=CHANNEL_OPTIONS) as channel:
+        with open_channel(args) as channel:
             try:
                 grpc.channel_ready_future(channel).result(timeout=args.connect_timeout)
             except grpc.FutureTimeoutError:

@@ -102,12 +102,10 @@ fn refuse_unimplemented(config: &GatewayConfig, d: &mut Decoder) {
     let root = YamlPath::default();
     let listen_path = root.key("server").key("listen");
     for (index, listen) in config.server.listen.iter().enumerate() {
-        if listen.tls.is_some() {
-            d.error(
-                listen.span,
-                &listen_path.index(index).key("tls"),
-                "TLS listeners are not available in this version of protogate yet",
-            );
+        if let Some(tls) = &listen.tls {
+            if let Err(error) = crate::tls::check(tls) {
+                d.error(listen.span, &listen_path.index(index).key("tls"), error);
+            }
         }
     }
     let upstreams_path = root.key("upstreams");

@@ -23,6 +23,7 @@ mod reload;
 mod respond;
 mod runtime;
 mod server;
+pub mod tls;
 mod upstream;
 mod upstream_call;
 mod upstream_stream;

@@ -5,6 +5,8 @@
 //! logged when it is refused). A change under `server` (listeners,
 //! threads, admin, ...) is refused: those are fixed while Pingora runs, and
 //! a restart (or a graceful upgrade, which keeps the sockets) applies them.
+//! The certificate files of the TLS listeners are read again at every
+//! reload (all or none: a bad file refuses the reload).
 //! A refused reload leaves the running config untouched. A call keeps the
 //! runtime it started with, so a swap only affects new calls.
 
@@ -16,6 +18,7 @@ use arc_swap::ArcSwap;
 use protogate_config::ServerConfig;
 use protogate_metrics::Metrics;
 
+use crate::tls::ListenerTlsSlot;
 use crate::Runtime;
 
 /// How often the config file is compared with the last one loaded.
@@ -49,6 +52,7 @@ pub struct Reloader {
     running: Arc<ArcSwap<Runtime>>,
     server: ServerConfig,
     metrics: Arc<Metrics>,
+    listener_tls: Vec<Arc<ListenerTlsSlot>>,
 }
 
 impl Reloader {
@@ -64,7 +68,14 @@ impl Reloader {
             running,
             server,
             metrics,
+            listener_tls: Vec::new(),
         }
+    }
+
+    /// The TLS listeners, whose certificate files every reload reads again.
+    pub fn with_listener_tls(mut self, slots: Vec<Arc<ListenerTlsSlot>>) -> Self {
+        self.listener_tls = slots;
+        self
     }
 
     /// Loads the file again and swaps it in if it is valid and leaves
@@ -88,6 +99,13 @@ impl Reloader {
                 ReloadOutcome::NeedsRestart
             }
             Ok((_, runtime)) => {
+                if let Err(error) = ListenerTlsSlot::reload_all(&self.listener_tls) {
+                    log::error!(
+                        "reload ({why}) refused: {error}; the running config and certificates keep serving"
+                    );
+                    self.metrics.config_reload(ReloadOutcome::Invalid.label());
+                    return ReloadOutcome::Invalid;
+                }
                 let routes = runtime.routes.len();
                 self.running.store(Arc::new(runtime));
                 log::info!(

@@ -13,6 +13,7 @@ use pingora_core::services::listening::Service;
 use protogate_config::GatewayConfig;
 use protogate_metrics::{AdminApp, Metrics, Readiness};
 
+use crate::tls::ListenerTlsSlot;
 use crate::{Gateway, Reloader, Runtime};
 
 /// Header-list limit per request (HPACK-decoded), as Pingora's default.
@@ -65,11 +66,25 @@ pub fn serve(
         ..Opt::default()
     };
     let handle = Arc::new(ArcSwap::from_pointee(runtime));
+    let mut listener_tls = Vec::new();
+    for listen in &server_config.listen {
+        if let Some(tls) = &listen.tls {
+            let slot = ListenerTlsSlot::load(tls)
+                .map_err(|e| format!("listener {}: {e}", listen.address))?;
+            listener_tls.push((listen.address, slot));
+        }
+    }
     Reloader::new(
         path,
         Arc::clone(&handle),
         server_config.clone(),
         Arc::clone(&metrics),
+    )
+    .with_listener_tls(
+        listener_tls
+            .iter()
+            .map(|(_, slot)| Arc::clone(slot))
+            .collect(),
     )
     .spawn()
     .map_err(|e| format!("cannot start the reload thread: {e}"))?;
@@ -95,7 +110,13 @@ pub fn serve(
     }
     let mut listeners = Vec::with_capacity(server_config.listen.len());
     for listen in &server_config.listen {
-        proxy.add_tcp(&listen.address.to_string());
+        let address = listen.address.to_string();
+        match listener_tls.iter().find(|(at, _)| *at == listen.address) {
+            // HTTP/1.1 and h2 chosen by ALPN.
+            Some((_, slot)) => proxy.add_tls_with_settings(&address, None, slot.settings()?),
+            // HTTP/1.1 and prior-knowledge h2c.
+            None => proxy.add_tcp(&address),
+        }
         listeners.push(listen.address);
     }
 

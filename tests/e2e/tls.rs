@@ -1,0 +1,230 @@
+//! TLS and mTLS on the listeners: certificates made by the test (rcgen),
+//! tonic and grpcio clients over TLS with h2 chosen by ALPN, client
+//! certificates missing, untrusted and good, and certificates read again
+//! on reload.
+
+use std::path::Path;
+
+use protogate_demo::pb::grpc::testing::Empty;
+use protogate_testkit::{Authority, DemoUpstream, Gateway, Leaf};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+use crate::python_interop::run_python;
+use crate::support::{interop_config, protogate_on, protos_dir, SERVER};
+
+/// The interop config, with the test's listener on TLS.
+fn tls_config(upstream: &DemoUpstream, server: &Leaf, client_ca: Option<&Path>) -> String {
+    let client_ca = client_ca.map_or(String::new(), |ca| {
+        format!(", client_ca: \"{}\"", ca.display())
+    });
+    interop_config(&[upstream.addr]).replace(
+        SERVER,
+        &format!(
+            r#"server:
+  listen:
+    - address: "{{listen}}"
+      tls: {{ cert: "{}", key: "{}"{client_ca} }}
+  admin: "{{admin}}"
+  threads: 1
+"#,
+            server.cert.display(),
+            server.key.display()
+        ),
+    )
+}
+
+/// A TLS channel to the gateway, trusting `ca`, presenting `identity`.
+async fn tls_channel(
+    gateway: &Gateway,
+    ca: &Path,
+    identity: Option<&Leaf>,
+) -> Result<Channel, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(std::fs::read(ca).unwrap()))
+        .domain_name("localhost");
+    if let Some(leaf) = identity {
+        tls = tls.identity(Identity::from_pem(
+            std::fs::read(&leaf.cert).unwrap(),
+            std::fs::read(&leaf.key).unwrap(),
+        ));
+    }
+    Endpoint::from_shared(format!("https://localhost:{}", gateway.port))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await
+}
+
+/// One EmptyCall over `channel`: Ok when the call went through.
+async fn empty_call(channel: Channel) -> Result<(), tonic::Status> {
+    protogate_demo::pb::grpc::testing::test_service_client::TestServiceClient::new(channel)
+        .empty_call(Empty {})
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test]
+async fn tonic_and_grpcio_call_through_a_tls_listener_over_h2() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Authority::new(dir.path(), "ca");
+    let server = ca.issue("server", "localhost");
+    let upstream = DemoUpstream::start().await;
+    let gateway = Gateway::start(&tls_config(&upstream, &server, None)).await;
+
+    // tonic speaks only h2: a call that succeeds proves ALPN chose h2.
+    let channel = tls_channel(&gateway, &ca.cert, None)
+        .await
+        .expect("connects");
+    empty_call(channel).await.expect("EmptyCall over TLS");
+
+    let args = vec![
+        "--target".into(),
+        format!("localhost:{}", gateway.port),
+        "--protos".into(),
+        protos_dir(),
+        "--ca".into(),
+        ca.cert.display().to_string(),
+        "--case".into(),
+        "empty_unary".into(),
+        "--case".into(),
+        "large_unary".into(),
+        "--case".into(),
+        "ping_pong".into(),
+        "--case".into(),
+        "custom_metadata".into(),
+    ];
+    let (ok, stdout, stderr) = run_python("interop_client.py", args).await;
+    assert!(ok, "grpcio over TLS failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
+}
+
+#[tokio::test]
+async fn mtls_refuses_a_missing_or_untrusted_client_certificate_and_takes_a_good_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Authority::new(dir.path(), "ca");
+    let server = ca.issue("server", "localhost");
+    let client = ca.issue("client", "client.test");
+    let rogue_ca = Authority::new(dir.path(), "rogue-ca");
+    let rogue = rogue_ca.issue("rogue", "client.test");
+    let upstream = DemoUpstream::start().await;
+    let gateway = Gateway::start(&tls_config(&upstream, &server, Some(&ca.cert))).await;
+
+    // rustls on the client side reports the server's refusal at the first
+    // call (TLS 1.3 sends the client certificate after the server's
+    // Finished), or at connect.
+    let without = match tls_channel(&gateway, &ca.cert, None).await {
+        Ok(channel) => empty_call(channel).await.is_err(),
+        Err(_) => true,
+    };
+    assert!(without, "a call without a client certificate went through");
+    let untrusted = match tls_channel(&gateway, &ca.cert, Some(&rogue)).await {
+        Ok(channel) => empty_call(channel).await.is_err(),
+        Err(_) => true,
+    };
+    assert!(
+        untrusted,
+        "a call with an untrusted certificate went through"
+    );
+
+    let channel = tls_channel(&gateway, &ca.cert, Some(&client))
+        .await
+        .expect("connects with a good certificate");
+    empty_call(channel).await.expect("EmptyCall with mTLS");
+
+    // grpcio with its client certificate.
+    let args = vec![
+        "--target".into(),
+        format!("localhost:{}", gateway.port),
+        "--protos".into(),
+        protos_dir(),
+        "--ca".into(),
+        ca.cert.display().to_string(),
+        "--cert".into(),
+        client.cert.display().to_string(),
+        "--key".into(),
+        client.key.display().to_string(),
+        "--case".into(),
+        "empty_unary".into(),
+    ];
+    let (ok, stdout, stderr) = run_python("interop_client.py", args).await;
+    assert!(ok, "grpcio with mTLS failed:\n{stdout}\n{stderr}");
+}
+
+#[tokio::test]
+async fn listener_certificates_are_read_again_on_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let first_ca = Authority::new(dir.path(), "first-ca");
+    let second_ca = Authority::new(dir.path(), "second-ca");
+    let served = first_ca.issue("served", "localhost");
+    let upstream = DemoUpstream::start().await;
+    let gateway = Gateway::start(&tls_config(&upstream, &served, None)).await;
+    let trusts_second = || tls_channel(&gateway, &second_ca.cert, None);
+    let refused = match trusts_second().await {
+        Ok(channel) => empty_call(channel).await.is_err(),
+        Err(_) => true,
+    };
+    assert!(refused, "a client trusting only the second CA got through");
+
+    // The same files, now holding a certificate of the second CA.
+    let renewed = second_ca.issue("renewed", "localhost");
+    std::fs::copy(&renewed.cert, &served.cert).unwrap();
+    std::fs::copy(&renewed.key, &served.key).unwrap();
+    gateway.signal("HUP");
+    protogate_testkit::eventually(
+        "the renewed certificate to be served",
+        std::time::Duration::from_secs(15),
+        || async {
+            let channel = trusts_second().await.ok()?;
+            empty_call(channel).await.ok()
+        },
+    )
+    .await;
+
+    // A broken file refuses the reload; the renewed certificate stays.
+    std::fs::write(&served.key, "not a key").unwrap();
+    gateway.signal("HUP");
+    protogate_testkit::eventually(
+        "the broken reload to be refused",
+        std::time::Duration::from_secs(15),
+        || async {
+            let metrics = gateway.metrics().await;
+            metrics
+                .contains("protogate_config_reloads_total{result=\"invalid\"} 1")
+                .then_some(())
+        },
+    )
+    .await;
+    let channel = trusts_second().await.expect("still served");
+    empty_call(channel).await.expect("still served");
+}
+
+#[test]
+fn bad_certificate_files_are_reported_with_their_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Authority::new(dir.path(), "ca");
+    let one = ca.issue("one", "localhost");
+    let other = ca.issue("other", "localhost");
+    let yaml = |cert: &Path, key: &Path| {
+        format!(
+            "server:\n  listen:\n    - address: \"127.0.0.1:0\"\n      tls: {{ cert: \"{}\", key: \"{}\" }}\nupstreams:\n  u: {{ protocol: grpc, targets: [\"127.0.0.1:1\"] }}\nroutes:\n  - {{ name: r, match: {{ grpc_service: a.B }}, upstream: u }}\n",
+            cert.display(),
+            key.display()
+        )
+    };
+    let (ok, _, stderr) = protogate_on("check", "tls.yaml", &yaml(&one.cert, &other.key));
+    assert!(!ok);
+    assert!(
+        stderr.contains("tls.yaml:3:7: server.listen[0].tls: key")
+            && stderr.contains("does not belong to the certificate"),
+        "{stderr}"
+    );
+    let missing = dir.path().join("missing.key");
+    let (ok, _, stderr) = protogate_on("check", "tls.yaml", &yaml(&one.cert, &missing));
+    assert!(!ok);
+    assert!(
+        stderr.contains("server.listen[0].tls: key") && stderr.contains("missing.key"),
+        "{stderr}"
+    );
+}
