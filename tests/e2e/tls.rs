@@ -228,3 +228,82 @@ fn bad_certificate_files_are_reported_with_their_position() {
         "{stderr}"
     );
 }
+
+/// The interop config on cleartext, its upstream spoken to over TLS with
+/// the given `tls:` mapping.
+fn grpcs_config(upstream: &DemoUpstream, tls: &str) -> String {
+    interop_config(&[upstream.addr]).replace(
+        "    protocol: grpc\n",
+        &format!("    protocol: grpcs\n    tls: {{ {tls} }}\n"),
+    )
+}
+
+#[tokio::test]
+async fn a_grpcs_upstream_is_verified_by_its_ca_and_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Authority::new(dir.path(), "ca");
+    let rogue_ca = Authority::new(dir.path(), "rogue-ca");
+    let inventory = ca.issue("inventory", "inventory.internal");
+    let upstream = DemoUpstream::start_tls(&inventory, None).await;
+    let ca_file = ca.cert.display().to_string();
+
+    let good = format!("ca: \"{ca_file}\", server_name: inventory.internal");
+    let gateway = Gateway::start(&grpcs_config(&upstream, &good)).await;
+    empty_call(crate::support::channel(&gateway).await)
+        .await
+        .expect("EmptyCall to a grpcs upstream");
+
+    for (tls, why) in [
+        (
+            format!("ca: \"{ca_file}\", server_name: billing.internal"),
+            "certificate not valid for name \"billing.internal\"",
+        ),
+        (
+            format!(
+                "ca: \"{}\", server_name: inventory.internal",
+                rogue_ca.cert.display()
+            ),
+            "UnknownIssuer",
+        ),
+    ] {
+        let gateway = Gateway::start(&grpcs_config(&upstream, &tls)).await;
+        let status = empty_call(crate::support::channel(&gateway).await)
+            .await
+            .expect_err("the upstream's certificate must be refused");
+        assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+        assert!(
+            status.message().contains(why),
+            "the message says why ({why}): {}",
+            status.message()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_grpcs_upstream_that_requires_a_client_certificate_gets_the_gateways() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Authority::new(dir.path(), "ca");
+    let inventory = ca.issue("inventory", "inventory.internal");
+    let gateway_identity = ca.issue("gateway", "gateway.internal");
+    let upstream = DemoUpstream::start_tls(&inventory, Some(&ca.cert)).await;
+    let base = format!(
+        "ca: \"{}\", server_name: inventory.internal",
+        ca.cert.display()
+    );
+
+    let without = Gateway::start(&grpcs_config(&upstream, &base)).await;
+    let status = empty_call(crate::support::channel(&without).await)
+        .await
+        .expect_err("no client certificate: refused by the upstream");
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+
+    let with = format!(
+        "{base}, cert: \"{}\", key: \"{}\"",
+        gateway_identity.cert.display(),
+        gateway_identity.key.display()
+    );
+    let gateway = Gateway::start(&grpcs_config(&upstream, &with)).await;
+    empty_call(crate::support::channel(&gateway).await)
+        .await
+        .expect("EmptyCall with the gateway's client certificate");
+}

@@ -25,7 +25,7 @@ pub use echo_service::{
 };
 pub use interop::TestServiceImpl;
 pub use product_service::ProductServiceImpl;
-pub use server::{serve, serve_counted, serve_with, serve_with_store, MAX_MESSAGE_SIZE};
+pub use server::{serve, serve_counted, serve_tls, serve_with, serve_with_store, MAX_MESSAGE_SIZE};
 pub use status_details::{encode_status_details, ECHO_STATUS_TYPE_URL};
 pub use store::{ProductStore, SEED_PRODUCT_IDS};
 

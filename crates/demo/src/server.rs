@@ -45,7 +45,7 @@ pub async fn serve_with_store(
     store: ProductStore,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    serve_all(listener, store, None, shutdown).await
+    serve_all(listener, store, None, None, shutdown).await
 }
 
 /// Like [`serve`], and every `ProductService`, `TestService` and `EchoService` call the
@@ -56,7 +56,14 @@ pub async fn serve_counted(
     counter: CallCounter,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    serve_all(listener, ProductStore::seeded(), Some(counter), shutdown).await
+    serve_all(
+        listener,
+        ProductStore::seeded(),
+        Some(counter),
+        None,
+        shutdown,
+    )
+    .await
 }
 
 /// Serves all demo services with `store`, counting calls into `counter`
@@ -67,13 +74,24 @@ pub async fn serve_with(
     counter: Option<CallCounter>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    serve_all(listener, store, counter, shutdown).await
+    serve_all(listener, store, counter, None, shutdown).await
+}
+
+/// Like [`serve`], over TLS (h2 by ALPN; client certificates required
+/// when `tls` has a client CA): a `grpcs` upstream.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: tonic::transport::ServerTlsConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    serve_all(listener, ProductStore::seeded(), None, Some(tls), shutdown).await
 }
 
 async fn serve_all(
     listener: TcpListener,
     store: ProductStore,
     counter: Option<CallCounter>,
+    tls: Option<tonic::transport::ServerTlsConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let products = ProductServiceServer::new(ProductServiceImpl::new(store))
@@ -115,7 +133,11 @@ async fn serve_all(
     // algorithm holds back small writes (a trailers frame, a streamed
     // message) for up to a delayed-ACK period.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    builder
         .add_service(health)
         .add_service(CountCalls::new(products, counter.clone()))
         .add_service(CountCalls::new(EchoMetadata::new(interop), counter.clone()))

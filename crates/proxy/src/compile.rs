@@ -17,6 +17,7 @@ use protogate_router::RouteSpec;
 
 use crate::plugins::BuildCx;
 use crate::runtime::KnownMethod;
+use crate::upstream_tls::UpstreamTlsMaterial;
 use crate::{CompiledRoute, PluginConfig, Runtime, Upstream};
 
 /// Parses and compiles the file at `path`: the runtime and the parsed model
@@ -111,16 +112,6 @@ fn refuse_unimplemented(config: &GatewayConfig, d: &mut Decoder) {
     let upstreams_path = root.key("upstreams");
     for upstream in &config.upstreams {
         let path = upstreams_path.key(&upstream.name);
-        if matches!(
-            upstream.protocol,
-            protogate_config::UpstreamProtocol::Grpcs | protogate_config::UpstreamProtocol::Https
-        ) {
-            d.error(
-                upstream.span,
-                &path.key("protocol"),
-                "TLS upstreams (grpcs, https) are not available in this version of protogate yet",
-            );
-        }
         if let Some(check) = &upstream.health_check {
             d.error(
                 check.span,
@@ -171,7 +162,15 @@ fn build_upstreams(config: &GatewayConfig, d: &mut Decoder) -> HashMap<String, A
     let mut built = HashMap::with_capacity(config.upstreams.len());
     let root = YamlPath::default().key("upstreams");
     for upstream in &config.upstreams {
-        match Upstream::build(upstream) {
+        let tls = match UpstreamTlsMaterial::load(upstream.tls.as_ref()) {
+            Ok(tls) => tls,
+            Err(message) => {
+                let span = upstream.tls.as_ref().map_or(upstream.span, |t| t.span);
+                d.error(span, &root.key(&upstream.name).key("tls"), message);
+                continue;
+            }
+        };
+        match Upstream::build(upstream, &tls) {
             Ok(u) => {
                 built.insert(upstream.name.clone(), Arc::new(u));
             }

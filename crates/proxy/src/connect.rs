@@ -49,7 +49,7 @@ pub(crate) async fn connect<'u>(
             }
             Err(e) => {
                 metrics.upstream_connect_failure(&upstream.name, &target.label);
-                last_failure = format!("{}: {}", target.label, e.etype().as_str());
+                last_failure = format!("{}: {}", target.label, failure_reason(&e));
             }
         }
     }
@@ -92,6 +92,25 @@ pub(crate) fn target_failed(
     GatewayError::unavailable(format!(
         "upstream `{}` ({label}): {}",
         upstream.name,
-        error.etype().as_str()
+        failure_reason(error)
     ))
+}
+
+/// A failure in words: Pingora's error type and what caused it (the
+/// certificate problem or TLS alert, the operating system's error), so
+/// "TLSHandshakeFailure" says which check failed.
+pub(crate) fn failure_reason(error: &pingora_error::Error) -> String {
+    let mut reason = error.etype().as_str().to_owned();
+    // The context and the cause (often another Pingora error, printed
+    // with its own context and cause): the certificate check that failed
+    // is in there.
+    if let Some(context) = &error.context {
+        reason.push_str(": ");
+        reason.push_str(context.as_str());
+    }
+    if let Some(cause) = &error.cause {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+    }
+    reason
 }

@@ -27,6 +27,7 @@ pub mod tls;
 mod upstream;
 mod upstream_call;
 mod upstream_stream;
+mod upstream_tls;
 
 pub use compile::{compile, load};
 pub use gateway::Gateway;
@@ -36,3 +37,4 @@ pub use runtime::{CompiledRoute, Runtime};
 pub use server::{serve, ServeOptions};
 pub use upstream::Upstream;
 pub use upstream_call::RouteConnector;
+pub use upstream_tls::UpstreamTlsMaterial;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use pingora_core::upstreams::peer::HttpPeer;
 use protogate_config::{Timeout, UpstreamConfig, UpstreamProtocol};
 
+use crate::upstream_tls::UpstreamTlsMaterial;
+
 /// How many concurrent streams one upstream HTTP/2 connection may carry
 /// before the pool opens another. Pingora's default is 1, which would open
 /// a connection per concurrent call. 100 stays under common server limits
@@ -46,8 +48,12 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// Builds the upstream, resolving every target once, at load.
-    pub fn build(config: &UpstreamConfig) -> Result<Self, Vec<(usize, String)>> {
+    /// Builds the upstream, resolving every target once, at load; `tls` is
+    /// its TLS material (empty for `grpc` and `http`).
+    pub fn build(
+        config: &UpstreamConfig,
+        tls: &UpstreamTlsMaterial,
+    ) -> Result<Self, Vec<(usize, String)>> {
         let mut targets = Vec::with_capacity(config.targets.len());
         let mut errors = Vec::new();
         for (index, target) in config.targets.iter().enumerate() {
@@ -55,7 +61,7 @@ impl Upstream {
             match (target.host.as_str(), target.port).to_socket_addrs() {
                 Ok(mut addrs) => match addrs.next() {
                     Some(addr) => targets.push(Target {
-                        peer: peer_template(config, addr),
+                        peer: peer_template(config, tls, addr, &target.host),
                         label: Arc::from(label),
                         addr,
                     }),
@@ -122,14 +128,24 @@ fn format_target(host: &str, port: u16) -> String {
     }
 }
 
-fn peer_template(config: &UpstreamConfig, addr: SocketAddr) -> HttpPeer {
-    let mut peer = HttpPeer::new(addr, false, String::new());
+fn peer_template(
+    config: &UpstreamConfig,
+    tls: &UpstreamTlsMaterial,
+    addr: SocketAddr,
+    host: &str,
+) -> HttpPeer {
+    let mut peer = if config.protocol.is_tls() {
+        tls.peer(addr, host)
+    } else {
+        HttpPeer::new(addr, false, String::new())
+    };
     let options = &mut peer.options;
     options.connection_timeout = Some(config.connect_timeout);
     options.total_connection_timeout = Some(config.connect_timeout);
     match config.protocol {
         UpstreamProtocol::Grpc | UpstreamProtocol::Grpcs => {
-            // Plaintext h2 needs (2, 2): (2, 1) silently speaks HTTP/1.1.
+            // h2 only: (2, 1) would silently speak HTTP/1.1 on plaintext,
+            // and let ALPN fall back to it over TLS.
             options.set_http_version(2, 2);
             options.max_h2_streams = MAX_H2_STREAMS_PER_CONNECTION;
         }

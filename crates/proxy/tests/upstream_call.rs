@@ -26,7 +26,7 @@ fn upstream(targets: &[String]) -> Upstream {
         quoted.join(", ")
     );
     let config = protogate_config::parse_str(&yaml, Path::new("test.yaml")).unwrap();
-    Upstream::build(&config.upstreams[0]).unwrap()
+    Upstream::build(&config.upstreams[0], &Default::default()).unwrap()
 }
 
 fn connector(upstream: Upstream) -> RouteConnector {

@@ -43,6 +43,37 @@ impl DemoUpstream {
         Self::serve(listener).await
     }
 
+    /// Starts the demo services over TLS with `server`'s certificate,
+    /// requiring client certificates signed by `client_ca` when given.
+    pub async fn start_tls(server: &crate::Leaf, client_ca: Option<&std::path::Path>) -> Self {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind demo upstream");
+        let addr = listener.local_addr().expect("demo addr");
+        let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(
+            std::fs::read(&server.cert).expect("server cert"),
+            std::fs::read(&server.key).expect("server key"),
+        ));
+        if let Some(ca) = client_ca {
+            tls = tls.client_ca_root(Certificate::from_pem(std::fs::read(ca).expect("client ca")));
+        }
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(e) = protogate_demo::serve_tls(listener, tls, shutdown).await {
+                eprintln!("demo TLS upstream failed: {e}");
+            }
+        });
+        Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
     async fn serve(listener: TcpListener) -> Self {
         Self::serve_with(listener, None).await
     }
