@@ -15,6 +15,7 @@ mod grpc_streams;
 mod grpc_web;
 mod grpc_web_browser;
 mod header_map;
+mod health;
 mod http_routes;
 mod lifecycle;
 mod metrics;

@@ -9,6 +9,7 @@ use prometheus::{
 };
 use protogate_grpc::status::Code;
 
+use crate::health::HealthFamilies;
 use crate::rate_limit::{RateLimitFamilies, RateLimitMetrics};
 use crate::tracing::{TracingFamilies, TracingMetrics};
 
@@ -32,6 +33,7 @@ pub struct Metrics {
     config_reloads: IntCounterVec,
     rate_limit: RateLimitFamilies,
     tracing: TracingFamilies,
+    health: HealthFamilies,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -129,6 +131,7 @@ impl Metrics {
         registry.register(Box::new(upstream_connect_failures.clone()))?;
         let rate_limit = RateLimitFamilies::new(&registry)?;
         let tracing = TracingFamilies::new(&registry)?;
+        let health = HealthFamilies::new(&registry)?;
         Ok(Self {
             registry,
             grpc_started,
@@ -142,6 +145,7 @@ impl Metrics {
             config_reloads,
             rate_limit,
             tracing,
+            health,
         })
     }
 
@@ -179,6 +183,11 @@ impl Metrics {
     /// The span exporter's counters.
     pub fn tracing(&self) -> TracingMetrics {
         self.tracing.handles()
+    }
+
+    /// The health gauge of one upstream target (1 healthy, 0 not).
+    pub fn target_health(&self, upstream: &str, target: &str) -> prometheus::IntGauge {
+        self.health.target(upstream, target)
     }
 
     /// Counts one finished HTTP request.

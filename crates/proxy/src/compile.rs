@@ -36,7 +36,7 @@ pub fn load(path: &Path, metrics: &Arc<Metrics>) -> Result<(GatewayConfig, Runti
 /// Compiles a parsed configuration, recording errors in `d`. Returns `None`
 /// when anything failed (the errors say what).
 pub fn compile(config: &GatewayConfig, d: &mut Decoder, metrics: &Arc<Metrics>) -> Option<Runtime> {
-    refuse_unimplemented(config, d);
+    check_listener_tls(config, d);
     let catalog = load_catalog(config, d);
     let upstreams = build_upstreams(config, d);
     let globals = decode_plugins(&config.plugins, d);
@@ -97,27 +97,15 @@ pub fn compile(config: &GatewayConfig, d: &mut Decoder, metrics: &Arc<Metrics>) 
     )
 }
 
-/// Settings the file format has but this build does not act on yet are
-/// refused, never silently ignored.
-fn refuse_unimplemented(config: &GatewayConfig, d: &mut Decoder) {
-    let root = YamlPath::default();
-    let listen_path = root.key("server").key("listen");
+/// The listeners' certificate files: read and checked at load, so
+/// `protogate check` reports a bad file with its place in the config.
+fn check_listener_tls(config: &GatewayConfig, d: &mut Decoder) {
+    let listen_path = YamlPath::default().key("server").key("listen");
     for (index, listen) in config.server.listen.iter().enumerate() {
         if let Some(tls) = &listen.tls {
             if let Err(error) = crate::tls::check(tls) {
                 d.error(listen.span, &listen_path.index(index).key("tls"), error);
             }
-        }
-    }
-    let upstreams_path = root.key("upstreams");
-    for upstream in &config.upstreams {
-        let path = upstreams_path.key(&upstream.name);
-        if let Some(check) = &upstream.health_check {
-            d.error(
-                check.span,
-                &path.key("health_check"),
-                "health checks are not available in this version of protogate yet",
-            );
         }
     }
 }

@@ -33,10 +33,15 @@ pub(crate) async fn connect<'u>(
     until: usize,
 ) -> Result<Connected<'u>, GatewayError> {
     let mut last_failure = String::from("no targets");
+    let mut failing_checks = 0;
     for position in from..until {
         let Some(target) = upstream.target(position) else {
             break;
         };
+        if !target.is_healthy() {
+            failing_checks += 1;
+            continue;
+        }
         let peer = target.peer();
         match pool.get_http_session(&*peer).await {
             Ok((session, _reused)) => {
@@ -52,6 +57,12 @@ pub(crate) async fn connect<'u>(
                 last_failure = format!("{}: {}", target.label, failure_reason(&e));
             }
         }
+    }
+    if failing_checks > 0 && failing_checks == until.saturating_sub(from) {
+        return Err(GatewayError::unavailable(format!(
+            "upstream `{}`: every target is failing its health check",
+            upstream.name
+        )));
     }
     Err(GatewayError::unavailable(format!(
         "upstream `{}` unreachable ({last_failure})",

@@ -5,12 +5,21 @@ use protogate_core::{Code, GatewayError};
 
 use crate::ctx::RequestCtx;
 
+/// The error of a call whose upstream has no target passing its health
+/// check (none is tried).
+pub const NO_HEALTHY_TARGET: &str = "NoHealthyTarget";
+
 /// Classifies a proxying failure. `None` means the caller itself went away
 /// (nothing can be written back).
 pub fn classify(error: &Error, ctx: &RequestCtx) -> Option<GatewayError> {
     let upstream = ctx.call.upstream.as_deref().unwrap_or("?");
     let target = ctx.target.as_deref().unwrap_or("?");
     let etype = error.etype();
+    if *etype == ErrorType::Custom(NO_HEALTHY_TARGET) {
+        return Some(GatewayError::unavailable(format!(
+            "upstream `{upstream}`: every target is failing its health check"
+        )));
+    }
     if let ErrorType::HTTPStatus(status) = etype {
         let code = Code::from_http_status(*status);
         return Some(GatewayError::new(code, format!("HTTP {status}")).with_http_status(*status));
@@ -28,8 +37,12 @@ pub fn classify(error: &Error, ctx: &RequestCtx) -> Option<GatewayError> {
             | ErrorType::ConnectRefused
             | ErrorType::ConnectNoRoute
             | ErrorType::ConnectError
-            | ErrorType::ConnectProxyFailure
-            | ErrorType::TLSHandshakeFailure => Some(upstream_error(etype, upstream, target)),
+            | ErrorType::ConnectProxyFailure => Some(upstream_error(etype, upstream, target)),
+            // The certificate check that failed is in the cause.
+            ErrorType::TLSHandshakeFailure => Some(GatewayError::unavailable(format!(
+                "upstream `{upstream}` ({target}): {}",
+                crate::connect::failure_reason(error)
+            ))),
             _ => Some(GatewayError::internal(format!("gateway error: {etype:?}"))),
         },
     }

@@ -204,12 +204,21 @@ impl ProxyHttp for Gateway {
         if ctx.attempts == 0 {
             ctx.walk_start = upstream.next_start();
         }
-        let Some(target) = upstream.target(ctx.walk_start.wrapping_add(ctx.attempts)) else {
-            return Error::e_explain(ErrorType::InternalError, "upstream has no targets");
-        };
-        ctx.attempts += 1;
-        ctx.target = Some(Arc::clone(&target.label));
-        Ok(target.peer())
+        // The next target of the walk that passes its health check.
+        while ctx.attempts < upstream.len() {
+            let Some(target) = upstream.target(ctx.walk_start.wrapping_add(ctx.attempts)) else {
+                return Error::e_explain(ErrorType::InternalError, "upstream has no targets");
+            };
+            ctx.attempts += 1;
+            if target.is_healthy() {
+                ctx.target = Some(Arc::clone(&target.label));
+                return Ok(target.peer());
+            }
+        }
+        Error::e_explain(
+            ErrorType::Custom(crate::failure::NO_HEALTHY_TARGET),
+            "every target is failing its health check",
+        )
     }
 
     fn fail_to_connect(

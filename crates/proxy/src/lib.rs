@@ -18,6 +18,7 @@ mod downstream;
 mod failure;
 mod gateway;
 mod grpc_forward;
+mod health;
 mod plugins;
 mod reload;
 mod respond;

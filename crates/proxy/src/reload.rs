@@ -107,6 +107,7 @@ impl Reloader {
                     return ReloadOutcome::Invalid;
                 }
                 let routes = runtime.routes.len();
+                crate::health::start(&runtime, &self.metrics);
                 self.running.store(Arc::new(runtime));
                 log::info!(
                     "reload ({why}): {} applied, {routes} routes",

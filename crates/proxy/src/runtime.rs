@@ -111,6 +111,17 @@ fn unknown_method() -> &'static KnownMethod {
 }
 
 impl Runtime {
+    /// The upstreams the routes send to, each once.
+    pub fn upstreams(&self) -> Vec<Arc<crate::Upstream>> {
+        let mut upstreams: Vec<Arc<crate::Upstream>> = Vec::new();
+        for route in &self.routes {
+            if !upstreams.iter().any(|u| Arc::ptr_eq(u, &route.upstream)) {
+                upstreams.push(Arc::clone(&route.upstream));
+            }
+        }
+        upstreams
+    }
+
     /// Assembles a runtime from compiled parts.
     pub fn new(
         routes: Vec<Arc<CompiledRoute>>,

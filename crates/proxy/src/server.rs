@@ -65,6 +65,7 @@ pub fn serve(
         upgrade: options.upgrade,
         ..Opt::default()
     };
+    crate::health::start(&runtime, &metrics);
     let handle = Arc::new(ArcSwap::from_pointee(runtime));
     let mut listener_tls = Vec::new();
     for listen in &server_config.listen {

@@ -1,11 +1,11 @@
 //! Upstreams: their targets, round-robin choice, and Pingora peers.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use pingora_core::upstreams::peer::HttpPeer;
-use protogate_config::{Timeout, UpstreamConfig, UpstreamProtocol};
+use protogate_config::{HealthCheckConfig, Timeout, UpstreamConfig, UpstreamProtocol};
 
 use crate::upstream_tls::UpstreamTlsMaterial;
 
@@ -25,9 +25,22 @@ pub struct Target {
     /// The resolved address.
     pub addr: SocketAddr,
     peer: HttpPeer,
+    /// False while the target fails its health check: calls skip it.
+    /// Always true for an upstream without a health check.
+    healthy: AtomicBool,
 }
 
 impl Target {
+    /// Whether calls may go to this target.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Records a health check's verdict; true when it changed.
+    pub fn set_healthy(&self, healthy: bool) -> bool {
+        self.healthy.swap(healthy, Ordering::Relaxed) != healthy
+    }
+
     /// A peer for one attempt (a cheap clone of the template).
     pub fn peer(&self) -> Box<HttpPeer> {
         Box::new(self.peer.clone())
@@ -43,6 +56,8 @@ pub struct Upstream {
     pub protocol: UpstreamProtocol,
     /// The default cap for a call that carries no deadline of its own.
     pub timeout: Timeout,
+    /// The active health check, when configured.
+    pub health_check: Option<HealthCheckConfig>,
     targets: Vec<Target>,
     next: AtomicUsize,
 }
@@ -64,6 +79,7 @@ impl Upstream {
                         peer: peer_template(config, tls, addr, &target.host),
                         label: Arc::from(label),
                         addr,
+                        healthy: AtomicBool::new(true),
                     }),
                     None => errors.push((index, format!("`{label}` resolves to no address"))),
                 },
@@ -77,6 +93,7 @@ impl Upstream {
             name: Arc::from(config.name.as_str()),
             protocol: config.protocol,
             timeout: config.timeout,
+            health_check: config.health_check.clone(),
             targets,
             next: AtomicUsize::new(0),
         })

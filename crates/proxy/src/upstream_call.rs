@@ -159,7 +159,7 @@ fn never_processed(error: &pingora_error::Error) -> bool {
 }
 
 /// Why an exchange failed.
-enum Exchange {
+pub(crate) enum Exchange {
     /// The connection or the upstream failed.
     Failed(Box<pingora_error::Error>),
     /// The response body grew past the call's limit.
@@ -174,7 +174,7 @@ impl From<Box<pingora_error::Error>> for Exchange {
 
 /// One request and its whole answer (at most `max_body` bytes of body) on
 /// an established session.
-async fn exchange(
+pub(crate) async fn exchange(
     session: &mut HttpSession,
     request: RequestHeader,
     body: Bytes,

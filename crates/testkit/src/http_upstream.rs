@@ -67,7 +67,15 @@ async fn echo(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infal
         .unwrap_or_default();
     let mut text = format!("{} {}\n", parts.method, parts.uri);
     text.push_str(&String::from_utf8_lossy(&body));
+    // `/status/NNN` answers with that status (a failing health check).
+    let status = parts
+        .uri
+        .path()
+        .strip_prefix("/status/")
+        .and_then(|code| code.parse::<u16>().ok())
+        .unwrap_or(200);
     let response = Response::builder()
+        .status(status)
         .header("content-type", "text/plain")
         .header("x-echo-version", format!("{:?}", parts.version))
         .body(Full::new(Bytes::from(text)))

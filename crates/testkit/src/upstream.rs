@@ -37,6 +37,15 @@ impl DemoUpstream {
         (upstream, counter)
     }
 
+    /// Like [`Self::start_counted`], on a given address (to restart a
+    /// target and see calls reach it again).
+    pub async fn start_counted_on(addr: SocketAddr) -> (Self, protogate_demo::CallCounter) {
+        let listener = TcpListener::bind(addr).await.expect("bind demo upstream");
+        let counter = protogate_demo::CallCounter::new();
+        let upstream = Self::serve_with(listener, Some(counter.clone())).await;
+        (upstream, counter)
+    }
+
     /// Starts the demo services on a given address (to restart a target).
     pub async fn start_on(addr: SocketAddr) -> Self {
         let listener = TcpListener::bind(addr).await.expect("bind demo upstream");
