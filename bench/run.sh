@@ -34,7 +34,9 @@
 #   1.0 exporting every span over OTLP/HTTP to an nginx sink on the load
 #   core),
 #   SCENARIOS="unary-175 unary-64k stream-1000x175 rest-get rest-stream-1000
-#   grpc-web-175", SKIP_BUILD=1
+#   grpc-web-175" (also unary-175-tls: the unary call over TLS against
+#   protogate, nginx and haproxy terminating it; not in the default set),
+#   SKIP_BUILD=1
 #   (skips cargo only: grpc-gateway is always built, from Go's build cache),
 #   KEEP_WORK=1 (keep the scratch directory with every log).
 # Writes bench/results/latest.md (the report, also printed) and
@@ -263,8 +265,18 @@ write_requests() {
 # connection); for rest, S_BYTES is measured per target at run time.
 # S_BASE is the target the "vs" column divides by.
 scenario() { # sets S_* for scenario $1
-  S_NAME=$1 S_KIND=grpc S_BASE=bare-pingora S_PROBE_ID=prod-1
+  S_NAME=$1 S_KIND=grpc S_BASE=bare-pingora S_PROBE_ID=prod-1 S_TLS=0 S_SCHEME=http
   case $1 in
+    unary-175-tls)
+      # The same calls over TLS (h2 by ALPN): each proxy terminates TLS
+      # with the same certificate and speaks h2c to the upstream.
+      S_TITLE="Unary call, 175-byte response, over TLS"
+      S_TLS=1 S_SCHEME=https S_BASE=haproxy
+      S_PATH=/grpc.testing.TestService/UnaryCall
+      S_BYTES=186 S_MSGS=1
+      if [[ $QUICK == 1 ]]; then S_N=20000 S_WARM=1000; else S_N=200000 S_WARM=5000; fi
+      S_C=4 S_M=16
+      ;;
     unary-175)
       S_TITLE="Unary call, 175-byte response"
       S_PATH=/grpc.testing.TestService/UnaryCall
@@ -314,14 +326,17 @@ scenario() { # sets S_* for scenario $1
       ;;
     *) die "unknown scenario $1" ;;
   esac
-  S_REQ="$WORK/$1.bin"
+  S_REQ="$WORK/${1%-tls}.bin"
 }
 
 # applies SCENARIO TARGET: whether TARGET takes part in SCENARIO. rest-get
 # compares the two REST->gRPC transcoders; grpc-gateway only speaks REST.
 # gRPC-Web: protogate against Pingora's own bridge (bare-pingora --grpc-web).
 applies() {
-  if [[ $2 == protogate-rate-limit || $2 == protogate-tracing ]]; then
+  if [[ $1 == *-tls ]]; then
+    # TLS termination: protogate against nginx and haproxy.
+    [[ $2 == protogate || $2 == nginx || $2 == haproxy ]]
+  elif [[ $2 == protogate-rate-limit || $2 == protogate-tracing ]]; then
     # protogate with a plugin that changes no answer: gRPC only.
     [[ $1 != rest-* && $1 != grpc-web-* ]]
   elif [[ $1 == rest-* ]]; then
@@ -334,6 +349,23 @@ applies() {
 }
 
 # ---------------------------------------------------------------- targets
+
+# A self-signed certificate for the TLS scenarios (ECDSA P-256, as a
+# modern edge would serve), and haproxy's cert+key bundle.
+make_tls_files() {
+  mkdir -p "$WORK/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$WORK/tls/server.key" -out "$WORK/tls/server.crt" -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+  cat "$WORK/tls/server.crt" "$WORK/tls/server.key" >"$WORK/tls/haproxy.pem"
+}
+
+# The `tls:` of protogate's listener in the TLS scenarios.
+tls_listen_yaml() {
+  if [[ $S_TLS == 1 ]]; then
+    printf '\n      tls: { cert: "%s", key: "%s" }' "$WORK/tls/server.crt" "$WORK/tls/server.key"
+  fi
+}
 
 # An OTLP/HTTP collector that costs next to nothing: nginx on the load
 # core answering every POST /v1/traces with 200 (protogate-tracing).
@@ -424,7 +456,7 @@ EOF
         cat >"$WORK/protogate.yaml" <<EOF
 server:
   listen:
-    - address: "127.0.0.1:$PX_PORT"
+    - address: "127.0.0.1:$PX_PORT"$(tls_listen_yaml)
   admin: "127.0.0.1:$admin"
   threads: 1
 upstreams:
@@ -495,7 +527,8 @@ http {
         keepalive_timeout 300s;
     }
     server {
-        listen 127.0.0.1:$PX_PORT http2;
+        listen 127.0.0.1:$PX_PORT $([[ $S_TLS == 1 ]] && echo "ssl ")http2;
+$([[ $S_TLS == 1 ]] && printf '        ssl_certificate %s;\n        ssl_certificate_key %s;\n' "$WORK/tls/server.crt" "$WORK/tls/server.key")
         location / {
             grpc_pass grpc://bench_upstream;
         }
@@ -517,7 +550,7 @@ defaults
     timeout server 60s
 
 frontend bench_in
-    bind 127.0.0.1:$PX_PORT proto h2
+    bind 127.0.0.1:$PX_PORT $([[ $S_TLS == 1 ]] && echo "ssl crt $WORK/tls/haproxy.pem alpn h2" || echo "proto h2")
     default_backend bench_upstream
 
 backend bench_upstream
@@ -565,7 +598,7 @@ h2load_run() {
   local status=0
   timeout "$H2LOAD_TIMEOUT" taskset -c "$LOAD_CORE" h2load \
     -n "$n" -c "$S_C" -m "$S_M" -t 1 \
-    "${extra[@]}" "http://127.0.0.1:$PX_PORT$S_PATH" >"$out" 2>&1 || status=$?
+    "${extra[@]}" "$S_SCHEME://127.0.0.1:$PX_PORT$S_PATH" >"$out" 2>&1 || status=$?
   return "$status"
 }
 
@@ -815,6 +848,10 @@ report() {
   echo "gRPC-Web (grpc-web-175): binary gRPC-Web over HTTP/1.1, 100 connections with one"
   echo "call in flight on each; protogate against Pingora's own GrpcWebBridge module"
   echo "(bare-pingora --grpc-web). Verified like REST, against one probe call's bytes."
+  echo "TLS (unary-175-tls): the unary calls over TLS 1.3 (ECDSA P-256 certificate made"
+  echo "by the script), each proxy terminating it and speaking h2c upstream; \"vs haproxy\""
+  echo "in place of \"vs bare Pingora\". What TLS costs a proxy per call is its CPU here"
+  echo "minus its CPU in the cleartext unary-175 run."
   echo "\"core use\": CPU over the wall time of the measured run, for the proxy (core 1)"
   echo "and for the upstream plus h2load (core 0); the side near 100% is what limits calls/s."
   local s t
@@ -825,6 +862,7 @@ report() {
     echo
     local h1='' what=$S_PATH vs="vs bare Pingora"
     [[ $S_KIND == rest ]] && h1='--h1 ' what="GET $S_PATH" vs="vs grpc-gateway"
+    [[ $S_TLS == 1 ]] && h1='(TLS, h2 by ALPN) ' vs="vs haproxy"
     [[ $S_KIND == grpcweb ]] && h1='--h1 ' what="POST $S_PATH (application/grpc-web+proto)"
     echo "h2load $h1-n $S_N -c $S_C -m $S_M (after $S_WARM warmup calls), \`$what\`"
     echo
@@ -893,6 +931,7 @@ write_requests
 : >"$TSV"
 OTLP_PORT=''
 if [[ " $TARGETS " == *" protogate-tracing "* ]]; then start_otlp_sink; fi
+if [[ " $SCENARIOS " == *"-tls "* ]]; then make_tls_files; fi
 
 for ((round = 1; round <= ROUNDS; round++)); do
   for s in $SCENARIOS; do

@@ -65,6 +65,47 @@ async fn empty_call(channel: Channel) -> Result<(), tonic::Status> {
         .map(|_| ())
 }
 
+/// interop_client.py's arguments for a TLS call to the gateway: trusting
+/// `ca`, presenting `identity`, running `cases`.
+fn grpcio_tls_args(
+    gateway: &Gateway,
+    ca: &Path,
+    identity: Option<&Leaf>,
+    cases: &[&str],
+) -> Vec<String> {
+    let mut args = vec![
+        "--target".into(),
+        format!("localhost:{}", gateway.port),
+        "--protos".into(),
+        protos_dir(),
+        "--ca".into(),
+        ca.display().to_string(),
+    ];
+    if let Some(leaf) = identity {
+        args.extend([
+            "--cert".into(),
+            leaf.cert.display().to_string(),
+            "--key".into(),
+            leaf.key.display().to_string(),
+        ]);
+    }
+    for case in cases {
+        args.extend(["--case".into(), (*case).to_owned()]);
+    }
+    args
+}
+
+/// Whether a TLS call trusting `ca` and presenting `identity` is refused,
+/// at connect or at the first call (TLS 1.3 sends the client certificate
+/// after the server's Finished, so a refusal can come with the first
+/// request).
+async fn refused(gateway: &Gateway, ca: &Path, identity: Option<&Leaf>) -> bool {
+    match tls_channel(gateway, ca, identity).await {
+        Ok(channel) => empty_call(channel).await.is_err(),
+        Err(_) => true,
+    }
+}
+
 #[tokio::test]
 async fn tonic_and_grpcio_call_through_a_tls_listener_over_h2() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,22 +120,8 @@ async fn tonic_and_grpcio_call_through_a_tls_listener_over_h2() {
         .expect("connects");
     empty_call(channel).await.expect("EmptyCall over TLS");
 
-    let args = vec![
-        "--target".into(),
-        format!("localhost:{}", gateway.port),
-        "--protos".into(),
-        protos_dir(),
-        "--ca".into(),
-        ca.cert.display().to_string(),
-        "--case".into(),
-        "empty_unary".into(),
-        "--case".into(),
-        "large_unary".into(),
-        "--case".into(),
-        "ping_pong".into(),
-        "--case".into(),
-        "custom_metadata".into(),
-    ];
+    let cases = ["empty_unary", "large_unary", "ping_pong", "custom_metadata"];
+    let args = grpcio_tls_args(&gateway, &ca.cert, None, &cases);
     let (ok, stdout, stderr) = run_python("interop_client.py", args).await;
     assert!(ok, "grpcio over TLS failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
@@ -111,20 +138,12 @@ async fn mtls_refuses_a_missing_or_untrusted_client_certificate_and_takes_a_good
     let upstream = DemoUpstream::start().await;
     let gateway = Gateway::start(&tls_config(&upstream, &server, Some(&ca.cert))).await;
 
-    // rustls on the client side reports the server's refusal at the first
-    // call (TLS 1.3 sends the client certificate after the server's
-    // Finished), or at connect.
-    let without = match tls_channel(&gateway, &ca.cert, None).await {
-        Ok(channel) => empty_call(channel).await.is_err(),
-        Err(_) => true,
-    };
-    assert!(without, "a call without a client certificate went through");
-    let untrusted = match tls_channel(&gateway, &ca.cert, Some(&rogue)).await {
-        Ok(channel) => empty_call(channel).await.is_err(),
-        Err(_) => true,
-    };
     assert!(
-        untrusted,
+        refused(&gateway, &ca.cert, None).await,
+        "a call without a client certificate went through"
+    );
+    assert!(
+        refused(&gateway, &ca.cert, Some(&rogue)).await,
         "a call with an untrusted certificate went through"
     );
 
@@ -134,20 +153,7 @@ async fn mtls_refuses_a_missing_or_untrusted_client_certificate_and_takes_a_good
     empty_call(channel).await.expect("EmptyCall with mTLS");
 
     // grpcio with its client certificate.
-    let args = vec![
-        "--target".into(),
-        format!("localhost:{}", gateway.port),
-        "--protos".into(),
-        protos_dir(),
-        "--ca".into(),
-        ca.cert.display().to_string(),
-        "--cert".into(),
-        client.cert.display().to_string(),
-        "--key".into(),
-        client.key.display().to_string(),
-        "--case".into(),
-        "empty_unary".into(),
-    ];
+    let args = grpcio_tls_args(&gateway, &ca.cert, Some(&client), &["empty_unary"]);
     let (ok, stdout, stderr) = run_python("interop_client.py", args).await;
     assert!(ok, "grpcio with mTLS failed:\n{stdout}\n{stderr}");
 }
@@ -161,11 +167,10 @@ async fn listener_certificates_are_read_again_on_reload() {
     let upstream = DemoUpstream::start().await;
     let gateway = Gateway::start(&tls_config(&upstream, &served, None)).await;
     let trusts_second = || tls_channel(&gateway, &second_ca.cert, None);
-    let refused = match trusts_second().await {
-        Ok(channel) => empty_call(channel).await.is_err(),
-        Err(_) => true,
-    };
-    assert!(refused, "a client trusting only the second CA got through");
+    assert!(
+        refused(&gateway, &second_ca.cert, None).await,
+        "a client trusting only the second CA got through"
+    );
 
     // The same files, now holding a certificate of the second CA.
     let renewed = second_ca.issue("renewed", "localhost");
