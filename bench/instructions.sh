@@ -17,6 +17,8 @@
 #                            # RateLimit headers; ten header_map rules;
 #                            # tracing at ratio 1.0, exporting to a sink
 #   CONFIGS="plain rate-limit" bench/instructions.sh
+#   CONFIGS="plain tls haproxy haproxy-tls" bench/instructions.sh
+#                            # what TLS costs protogate and haproxy per call
 #   KEEP_WORK=1 ...   # keep the callgrind files, for callgrind_annotate
 # Needs valgrind, h2load (nghttp2-client) and, for `tracing`, nginx: it
 # plays the OTLP/HTTP collector (answers every POST /v1/traces with 200),
@@ -83,10 +85,43 @@ UP_PORT=$(free_port)
 PIDS+=($!)
 wait_listen "$UP_PORT"
 
+# TLS configs: the same certificate for protogate and haproxy (ECDSA
+# P-256, self-signed, made here).
+if [[ " $CONFIGS " == *"tls "* ]]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$WORK/server.key" -out "$WORK/server.crt" -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+  cat "$WORK/server.crt" "$WORK/server.key" >"$WORK/haproxy.pem"
+fi
+
+# haproxy_config NAME PORT: haproxy in front of the same upstream, h2c or
+# terminating TLS, for the cost of TLS in a proxy that is not protogate.
+haproxy_config() {
+  local bind="proto h2"
+  [[ $1 == haproxy-tls ]] && bind="ssl crt $WORK/haproxy.pem alpn h2"
+  cat <<EOF
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+frontend bench_in
+    bind 127.0.0.1:$2 $bind
+    default_backend bench_upstream
+backend bench_upstream
+    server s1 127.0.0.1:$UP_PORT proto h2
+EOF
+}
+
 config() { # NAME PORT ADMIN
+  local listen="{ address: \"127.0.0.1:$2\" }"
+  [[ $1 == tls ]] && listen="{ address: \"127.0.0.1:$2\", tls: { cert: \"$WORK/server.crt\", key: \"$WORK/server.key\" } }"
   cat <<EOF
 server:
-  listen: [{ address: "127.0.0.1:$2" }]
+  listen: [$listen]
   admin: "127.0.0.1:$3"
   threads: 1
 upstreams:
@@ -97,7 +132,7 @@ routes:
     upstream: bench
 EOF
   case $1 in
-    plain) ;;
+    plain | tls) ;;
     rate-limit | rate-limit-quiet)
       cat <<EOF
     plugins:
@@ -140,15 +175,26 @@ instructions() {
   local port admin out pid
   port=$(free_port)
   admin=$(free_port)
-  config "$1" "$port" "$admin" >"$WORK/$1.yaml"
+  local cmd scheme=http
+  [[ $1 == *tls ]] && scheme=https
+  case $1 in
+    haproxy | haproxy-tls)
+      haproxy_config "$1" "$port" >"$WORK/$1.cfg"
+      cmd=(haproxy -db -f "$WORK/$1.cfg")
+      ;;
+    *)
+      config "$1" "$port" "$admin" >"$WORK/$1.yaml"
+      cmd=("$REL/protogate" run --config "$WORK/$1.yaml")
+      ;;
+  esac
   out="$WORK/callgrind.$1.$2"
   RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out" \
-    "$REL/protogate" run --config "$WORK/$1.yaml" >"$WORK/$1.log" 2>&1 &
+    "${cmd[@]}" >"$WORK/$1.log" 2>&1 &
   pid=$!
   wait_listen "$port"
   h2load -n "$2" -c 4 -m 16 -t 1 -d "$WORK/unary.bin" \
     -H 'content-type: application/grpc' -H 'te: trailers' \
-    "http://127.0.0.1:$port/grpc.testing.TestService/UnaryCall" >"$WORK/h2load.$1.$2" 2>&1
+    "$scheme://127.0.0.1:$port/grpc.testing.TestService/UnaryCall" >"$WORK/h2load.$1.$2" 2>&1
   grep -q "$2 succeeded" "$WORK/h2load.$1.$2" || {
     echo "h2load did not complete $2 calls for $1:" >&2
     cat "$WORK/h2load.$1.$2" >&2
@@ -167,9 +213,13 @@ for name in $CONFIGS; do
   PER_CALL[$name]=$(( (large - small) / (LARGE - SMALL) ))
   printf '%-12s %14d %14d %16d\n' "$name" "$small" "$large" "${PER_CALL[$name]}"
 done
+if [[ -n ${PER_CALL[haproxy]:-} && -n ${PER_CALL[haproxy-tls]:-} ]]; then
+  awk -v a="${PER_CALL[haproxy-tls]}" -v b="${PER_CALL[haproxy]}" \
+    'BEGIN { printf "haproxy-tls: %+d instructions per call (%+.1f%% of haproxy)\n", a - b, 100 * (a - b) / b }'
+fi
 if [[ -n ${PER_CALL[plain]:-} ]]; then
   for name in $CONFIGS; do
-    [[ $name == plain ]] && continue
+    [[ $name == plain || $name == haproxy* ]] && continue
     awk -v n="$name" -v a="${PER_CALL[$name]}" -v b="${PER_CALL[plain]}" \
       'BEGIN { printf "%s: %+d instructions per call (%+.1f%% of plain)\n", n, a - b, 100 * (a - b) / b }'
   done

@@ -43,7 +43,11 @@ pub(crate) async fn connect<'u>(
             continue;
         }
         let peer = target.peer();
-        match pool.get_http_session(&*peer).await {
+        // Boxed: with Pingora's rustls feature the connect future holds a
+        // whole TLS client state inline (tens of KB), and every future
+        // that awaits it, up to the call's deadline wrapper, would carry
+        // and move that state: 17,000 instructions of memcpy per call.
+        match Box::pin(pool.get_http_session(&*peer)).await {
             Ok((session, _reused)) => {
                 return Ok(Connected {
                     session,
