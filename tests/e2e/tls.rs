@@ -312,3 +312,50 @@ async fn a_grpcs_upstream_that_requires_a_client_certificate_gets_the_gateways()
         .await
         .expect("EmptyCall with the gateway's client certificate");
 }
+
+#[tokio::test]
+async fn an_https_upstream_is_verified_by_its_ca_and_name() {
+    use protogate_testkit::{HttpClient, HttpEcho};
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Authority::new(dir.path(), "ca");
+    let legacy = ca.issue("legacy", "legacy.internal");
+    let echo = HttpEcho::start_tls(&legacy).await;
+    let config = |server_name: &str| {
+        format!(
+            r#"
+{SERVER}upstreams:
+  legacy:
+    protocol: https
+    targets: ["{addr}"]
+    tls: {{ ca: "{ca}", server_name: {server_name} }}
+routes:
+  - name: legacy
+    match: {{ path_prefix: /legacy/ }}
+    upstream: legacy
+"#,
+            addr = echo.addr,
+            ca = ca.cert.display(),
+        )
+    };
+    let gateway = Gateway::start(&config("legacy.internal")).await;
+    let reply = HttpClient::http1()
+        .get(&format!("{}/legacy/x", gateway.url()))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(
+        reply.text().starts_with("GET /legacy/x"),
+        "{}",
+        reply.text()
+    );
+
+    let gateway = Gateway::start(&config("billing.internal")).await;
+    let reply = HttpClient::http1()
+        .get(&format!("{}/legacy/x", gateway.url()))
+        .await;
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert!(
+        reply.text().contains("not valid for name"),
+        "the answer says why: {}",
+        reply.text()
+    );
+}

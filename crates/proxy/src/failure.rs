@@ -20,6 +20,13 @@ pub fn classify(error: &Error, ctx: &RequestCtx) -> Option<GatewayError> {
             "upstream `{upstream}`: every target is failing its health check"
         )));
     }
+    if *etype == ErrorType::TLSHandshakeFailure {
+        // The certificate check that failed is in the cause.
+        return Some(GatewayError::unavailable(format!(
+            "upstream `{upstream}` ({target}): {}",
+            crate::connect::failure_reason(error)
+        )));
+    }
     if let ErrorType::HTTPStatus(status) = etype {
         let code = Code::from_http_status(*status);
         return Some(GatewayError::new(code, format!("HTTP {status}")).with_http_status(*status));
@@ -38,11 +45,6 @@ pub fn classify(error: &Error, ctx: &RequestCtx) -> Option<GatewayError> {
             | ErrorType::ConnectNoRoute
             | ErrorType::ConnectError
             | ErrorType::ConnectProxyFailure => Some(upstream_error(etype, upstream, target)),
-            // The certificate check that failed is in the cause.
-            ErrorType::TLSHandshakeFailure => Some(GatewayError::unavailable(format!(
-                "upstream `{upstream}` ({target}): {}",
-                crate::connect::failure_reason(error)
-            ))),
             _ => Some(GatewayError::internal(format!("gateway error: {etype:?}"))),
         },
     }

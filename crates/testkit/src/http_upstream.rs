@@ -25,6 +25,34 @@ pub struct HttpEcho {
 impl HttpEcho {
     /// Starts the server on an ephemeral loopback port.
     pub async fn start() -> Self {
+        Self::serve(None).await
+    }
+
+    /// Starts the server over TLS (HTTP/1.1) with `server`'s certificate:
+    /// an `https` upstream.
+    pub async fn start_tls(server: &crate::Leaf) -> Self {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&server.cert)
+            .expect("server cert")
+            .collect::<Result<_, _>>()
+            .expect("server cert");
+        let key = PrivateKeyDer::from_pem_file(&server.key).expect("server key");
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("tls versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("tls config");
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Self::serve(Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(
+            config,
+        ))))
+        .await
+    }
+
+    async fn serve(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind echo");
         let addr = listener.local_addr().expect("echo addr");
         let (stop, mut stopped) = oneshot::channel::<()>();
@@ -35,11 +63,25 @@ impl HttpEcho {
                     accepted = listener.accept() => accepted,
                 };
                 let Ok((stream, _)) = accepted else { continue };
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(echo);
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        None => {
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                        Some(acceptor) => {
+                            let Ok(stream) = acceptor.accept(stream).await else {
+                                return;
+                            };
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                    }
                 });
             }
         });
