@@ -56,7 +56,6 @@ fn upstream_error(etype: &ErrorType, upstream: &str, target: &str) -> GatewayErr
         ErrorType::ConnectRefused => "connection refused",
         ErrorType::ConnectNoRoute => "no route to host",
         ErrorType::ConnectError => "connect failed",
-        ErrorType::TLSHandshakeFailure => "TLS handshake failed",
         ErrorType::ReadError | ErrorType::ReadTimedout => {
             "read failed (connection reset or stream closed)"
         }

@@ -18,10 +18,12 @@
 
 use std::sync::{Arc, OnceLock, Weak};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use pingora_core::connectors::http::Connector;
 use pingora_http::RequestHeader;
+use prost::Message as _;
 use protogate_config::HealthCheckConfig;
+use protogate_grpc::frame::FrameDecoder;
 use protogate_metrics::{IntGauge, Metrics};
 
 use crate::connect::{address_request, failure_reason};
@@ -181,6 +183,20 @@ async fn probe(
     }
 }
 
+/// `grpc.health.v1.HealthCheckRequest`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct HealthCheckRequest {
+    #[prost(string, tag = "1")]
+    service: String,
+}
+
+/// `grpc.health.v1.HealthCheckResponse` (its status as the enum's number).
+#[derive(Clone, PartialEq, prost::Message)]
+struct HealthCheckResponse {
+    #[prost(int32, tag = "1")]
+    status: i32,
+}
+
 /// `POST /grpc.health.v1.Health/Check` with `HealthCheckRequest{service}`.
 fn grpc_check(service: &str) -> Result<(RequestHeader, Bytes), String> {
     let mut request = RequestHeader::build("POST", GRPC_HEALTH_CHECK.as_bytes(), None)
@@ -190,23 +206,13 @@ fn grpc_check(service: &str) -> Result<(RequestHeader, Bytes), String> {
             .insert_header(name, value)
             .map_err(|e| e.to_string())?;
     }
-    // Field 1 (string) when not empty; a 5-byte gRPC frame prefix.
-    let mut message = Vec::with_capacity(service.len() + 3);
-    if !service.is_empty() {
-        message.push(0x0a);
-        let mut len = service.len();
-        while len >= 0x80 {
-            message.push((len as u8) | 0x80);
-            len >>= 7;
-        }
-        message.push(len as u8);
-        message.extend_from_slice(service.as_bytes());
+    let message = HealthCheckRequest {
+        service: service.to_owned(),
     }
-    let mut frame = Vec::with_capacity(5 + message.len());
-    frame.push(0);
-    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&message);
-    Ok((request, Bytes::from(frame)))
+    .encode_to_vec();
+    let mut frame = BytesMut::with_capacity(5 + message.len());
+    protogate_grpc::frame::try_encode(&message, false, &mut frame).map_err(|e| e.to_string())?;
+    Ok((request, frame.freeze()))
 }
 
 /// `GET path`.
@@ -215,39 +221,17 @@ fn http_check(path: &str) -> Result<(RequestHeader, Bytes), String> {
     Ok((request, Bytes::new()))
 }
 
-/// `HealthCheckResponse.status` (field 1, an enum) from a gRPC answer body:
-/// one uncompressed frame. An absent field is UNKNOWN (0).
+/// `HealthCheckResponse.status` from a gRPC answer body: one uncompressed
+/// frame. An absent field is UNKNOWN (0).
 fn serving_status(body: &[u8]) -> Option<u64> {
-    let (&compressed, rest) = body.split_first()?;
-    if compressed != 0 || rest.len() < 4 {
+    let mut frames = FrameDecoder::new(MAX_ANSWER as u32);
+    frames.push(Bytes::copy_from_slice(body));
+    let message = frames.next_message().ok()??;
+    if message.compressed {
         return None;
     }
-    let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-    let mut message = rest.get(4..4 + len)?;
-    let mut status = 0;
-    while let Some((&key, after)) = message.split_first() {
-        let (value, after) = varint(after)?;
-        match key {
-            0x08 => status = value,
-            // Any other varint field is skipped; other wire types are not
-            // in this message.
-            k if k & 7 == 0 => {}
-            _ => return None,
-        }
-        message = after;
-    }
-    Some(status)
-}
-
-fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
-    let mut value = 0u64;
-    for (index, byte) in bytes.iter().enumerate().take(10) {
-        value |= u64::from(byte & 0x7f) << (7 * index);
-        if byte & 0x80 == 0 {
-            return Some((value, &bytes[index + 1..]));
-        }
-    }
-    None
+    let response = HealthCheckResponse::decode(message.data).ok()?;
+    u64::try_from(response.status).ok()
 }
 
 #[cfg(test)]
