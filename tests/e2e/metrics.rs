@@ -140,3 +140,91 @@ async fn stream_messages_are_counted_both_ways() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn traffic_bytes_latency_split_and_open_streams() {
+    use prost::Message;
+    let (gateway, _upstream) = gateway_with_demo().await;
+    let mut client = test_client(&gateway).await;
+    let request = SimpleRequest {
+        response_size: 700,
+        payload: Some(Payload { body: vec![7; 300] }),
+        ..Default::default()
+    };
+    let mut response_len = 0;
+    for _ in 0..3 {
+        let reply = client.unary_call(request.clone()).await.unwrap();
+        response_len = reply.into_inner().encoded_len();
+    }
+    // Each body is one gRPC message: a 5-byte prefix, then the protobuf.
+    let received = 3 * (5 + request.encoded_len());
+    let sent = 3 * (5 + response_len);
+    let route = r#"{route="interop"}"#;
+    let metrics = metrics_when(
+        &gateway,
+        &format!("protogate_gateway_overhead_seconds_count{route}"),
+        3.0,
+    )
+    .await;
+    let value = |name: &str| value_of(&metrics, &format!("{name}{route}"));
+    assert_eq!(
+        value("protogate_received_bytes_total"),
+        Some(received as f64),
+        "{metrics}"
+    );
+    assert_eq!(
+        value("protogate_sent_bytes_total"),
+        Some(sent as f64),
+        "{metrics}"
+    );
+    assert_eq!(
+        value("protogate_upstream_latency_seconds_count"),
+        Some(3.0),
+        "{metrics}"
+    );
+    // The gateway's own share is a fraction of the whole call.
+    let overhead = value("protogate_gateway_overhead_seconds_sum").unwrap();
+    let total = value_of(
+        &metrics,
+        r#"grpc_server_handling_seconds_sum{grpc_method="UnaryCall",grpc_service="grpc.testing.TestService",grpc_type="unary",route="interop"}"#,
+    )
+    .unwrap();
+    assert!(overhead > 0.0 && overhead < total, "{overhead} of {total}");
+    assert_eq!(value("protogate_open_streams"), Some(0.0), "{metrics}");
+    assert!(
+        value_of(&metrics, "protogate_open_connections") >= Some(1.0),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "protogate_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{metrics}"
+    );
+
+    // A bidi stream held open counts as one stream in flight until it ends.
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let mut replies = client
+        .full_duplex_call(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    tx.send(StreamingOutputCallRequest {
+        response_parameters: vec![ResponseParameters {
+            size: 1,
+            interval_us: 0,
+        }],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    replies.message().await.unwrap().unwrap();
+    let open = format!("protogate_open_streams{route}");
+    let during = metrics_when(&gateway, &open, 1.0).await;
+    assert_eq!(value_of(&during, &open), Some(1.0), "{during}");
+    drop(tx);
+    while replies.message().await.unwrap().is_some() {}
+    let after = metrics_when(&gateway, &open, 0.0).await;
+    assert_eq!(value_of(&after, &open), Some(0.0), "{after}");
+}

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use protogate_grpc::catalog::RpcKind;
 use protogate_grpc::status::Code;
@@ -56,6 +56,10 @@ pub struct CallInfo {
     /// When the upstream's response header arrived (for a call a plugin
     /// made itself: its whole answer).
     pub upstream_answered: Option<Instant>,
+    /// When the upstream's answer was complete (its trailers, or the end of
+    /// its body): what follows is the gateway's own time again, so the
+    /// gateway-overhead metric counts it and leaves out the streaming.
+    pub upstream_finished: Option<Instant>,
     /// The call's trace id, when the `tracing` plugin traces it: the access
     /// log prints it (in hex), so a line leads to its trace.
     pub trace_id: Option<[u8; 16]>,
@@ -106,9 +110,36 @@ impl CallInfo {
             http_route: None,
             upstream_sent: None,
             upstream_answered: None,
+            upstream_finished: None,
             trace_id: None,
             events: Vec::new(),
         }
+    }
+
+    /// How long the upstream took to answer: from the request going out
+    /// (its last attempt) to the upstream's response header (for a call a
+    /// plugin made itself, its whole answer). `None` when no upstream
+    /// answered the request that went out last.
+    pub fn upstream_latency(&self) -> Option<Duration> {
+        let sent = self.upstream_sent?;
+        self.upstream_answered?.checked_duration_since(sent)
+    }
+
+    /// The gateway's own time in a call that ended at `end`: everything
+    /// before the request went upstream (routing, plugins, connecting,
+    /// failed attempts) plus everything after the upstream's answer was
+    /// complete (the last writes to the caller). The time the upstream
+    /// spent, streaming included, is left out; a call the gateway answered
+    /// by itself is all overhead.
+    pub fn gateway_overhead(&self, end: Instant) -> Duration {
+        let Some(sent) = self.upstream_sent else {
+            return end.saturating_duration_since(self.started);
+        };
+        let before = sent.saturating_duration_since(self.started);
+        let after = self.upstream_finished.map_or(Duration::ZERO, |finished| {
+            end.saturating_duration_since(finished)
+        });
+        before + after
     }
 }
 
@@ -119,3 +150,36 @@ impl Default for CallInfo {
 }
 
 static UNKNOWN: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("unknown"));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overhead_leaves_out_the_upstreams_time() {
+        let mut call = CallInfo::new(CallerProtocol::Grpc);
+        let t0 = call.started;
+        call.upstream_sent = Some(t0 + Duration::from_millis(2));
+        call.upstream_answered = Some(t0 + Duration::from_millis(50));
+        call.upstream_finished = Some(t0 + Duration::from_millis(900));
+        let end = t0 + Duration::from_millis(903);
+        assert_eq!(call.upstream_latency(), Some(Duration::from_millis(48)));
+        assert_eq!(call.gateway_overhead(end), Duration::from_millis(5));
+    }
+
+    #[test]
+    fn a_call_answered_by_the_gateway_is_all_overhead() {
+        let call = CallInfo::new(CallerProtocol::Http);
+        let end = call.started + Duration::from_millis(7);
+        assert_eq!(call.upstream_latency(), None);
+        assert_eq!(call.gateway_overhead(end), Duration::from_millis(7));
+    }
+
+    #[test]
+    fn an_unfinished_upstream_counts_only_the_time_before_it() {
+        let mut call = CallInfo::new(CallerProtocol::Grpc);
+        call.upstream_sent = Some(call.started + Duration::from_millis(3));
+        let end = call.started + Duration::from_secs(5);
+        assert_eq!(call.gateway_overhead(end), Duration::from_millis(3));
+    }
+}

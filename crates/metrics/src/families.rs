@@ -11,6 +11,7 @@ use protogate_grpc::status::Code;
 
 use crate::health::HealthFamilies;
 use crate::rate_limit::{RateLimitFamilies, RateLimitMetrics};
+use crate::route::{RouteFamilies, RouteMetrics};
 use crate::tracing::{TracingFamilies, TracingMetrics};
 
 /// Latency buckets in seconds, from 0.5 ms to 30 s: gateway calls are fast,
@@ -34,6 +35,7 @@ pub struct Metrics {
     rate_limit: RateLimitFamilies,
     tracing: TracingFamilies,
     health: HealthFamilies,
+    route: RouteFamilies,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -132,6 +134,7 @@ impl Metrics {
         let rate_limit = RateLimitFamilies::new(&registry)?;
         let tracing = TracingFamilies::new(&registry)?;
         let health = HealthFamilies::new(&registry)?;
+        let route = RouteFamilies::new(&registry, LATENCY_BUCKETS)?;
         Ok(Self {
             registry,
             grpc_started,
@@ -146,6 +149,7 @@ impl Metrics {
             rate_limit,
             tracing,
             health,
+            route,
         })
     }
 
@@ -183,6 +187,17 @@ impl Metrics {
     /// The span exporter's counters.
     pub fn tracing(&self) -> TracingMetrics {
         self.tracing.handles()
+    }
+
+    /// The traffic handles of one route (`""` for requests no route
+    /// matched), resolved once per config load.
+    pub fn route(&self, route: &str) -> Arc<RouteMetrics> {
+        self.route.handles(route)
+    }
+
+    /// The gauge of open connections from callers.
+    pub fn open_connections(&self) -> prometheus::IntGauge {
+        self.route.open_connections()
     }
 
     /// The health gauge of one upstream target (1 healthy, 0 not).

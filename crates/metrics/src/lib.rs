@@ -11,10 +11,12 @@ mod admin;
 mod families;
 mod health;
 mod rate_limit;
+mod route;
 mod tracing;
 
 pub use admin::{AdminApp, Readiness};
 pub use families::{GrpcMethodMetrics, Metrics};
 pub use prometheus::IntGauge;
 pub use rate_limit::RateLimitMetrics;
+pub use route::{OpenConnection, OpenStream, RouteMetrics};
 pub use tracing::TracingMetrics;

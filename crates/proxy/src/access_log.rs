@@ -41,12 +41,9 @@ pub(crate) fn write(session: &Session, call: &CallInfo, elapsed: Duration) {
         (true, None) => "UNKNOWN".to_owned(),
         (false, _) => "-".to_owned(),
     };
-    let upstream = match (call.upstream_sent, call.upstream_answered) {
-        (Some(sent), Some(answered)) if answered >= sent => {
-            format!("{:.3}", millis(answered - sent))
-        }
-        _ => "-".to_owned(),
-    };
+    let upstream = call
+        .upstream_latency()
+        .map_or_else(|| "-".to_owned(), |d| format!("{:.3}", millis(d)));
     let path = request.uri.path_and_query().map_or("/", |p| p.as_str());
     tracing::info!(
         target: TARGET,

@@ -78,15 +78,16 @@ pub fn compile(config: &GatewayConfig, d: &mut Decoder, metrics: &Arc<Metrics>) 
             continue;
         };
         let chain = Chain::new(plugins);
-        routes.push(Arc::new(CompiledRoute::new(
-            Arc::from(route.name.as_str()),
-            route_spec(&route.matcher),
-            Arc::clone(upstream),
+        routes.push(Arc::new(CompiledRoute {
+            name: Arc::from(route.name.as_str()),
+            spec: route_spec(&route.matcher),
+            upstream: Arc::clone(upstream),
             chain,
-            route.timeout,
+            timeout: route.timeout,
             grpc,
-            known.len(),
-        )));
+            grpc_metrics: CompiledRoute::method_slots(known.len()),
+            traffic: metrics.route(&route.name),
+        }));
     }
     if d.has_errors() {
         return None;

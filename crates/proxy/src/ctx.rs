@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use protogate_core::{CallInfo, Slots};
-use protogate_metrics::GrpcMethodMetrics;
+use protogate_metrics::{GrpcMethodMetrics, OpenStream};
 
 use crate::{CompiledRoute, Runtime};
 
@@ -22,6 +22,9 @@ pub struct RequestCtx {
     pub slots: Slots,
     /// Metric handles for a gRPC call.
     pub grpc_metrics: Option<Arc<GrpcMethodMetrics>>,
+    /// Holds the call in `protogate_open_streams` until the context is
+    /// dropped, however the call ends.
+    pub open_stream: Option<OpenStream>,
     /// Where this call's round-robin walk over targets started.
     pub walk_start: usize,
     /// Connection attempts made so far.

@@ -114,6 +114,7 @@ impl ProxyHttp for Gateway {
             metrics.started();
             ctx.grpc_metrics = Some(metrics);
         }
+        ctx.open_stream = Some(runtime.traffic(route.as_deref()).open_stream());
         if let Some(route) = &route {
             call.route = Some(Arc::clone(&route.name));
             call.upstream = Some(Arc::clone(&route.upstream.name));
@@ -310,12 +311,26 @@ impl ProxyHttp for Gateway {
             .map_err(|e| chain_error(e, ctx))
     }
 
+    fn upstream_response_body_filter(
+        &self,
+        _session: &mut Session,
+        _body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<Duration>> {
+        if end_of_stream {
+            ctx.call.upstream_finished = Some(std::time::Instant::now());
+        }
+        Ok(None)
+    }
+
     fn upstream_response_trailer_filter(
         &self,
         _session: &mut Session,
         trailers: &mut HeaderMap,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        ctx.call.upstream_finished = Some(std::time::Instant::now());
         if let Some(status) = trailers.get("grpc-status") {
             ctx.call.grpc_status = parse_grpc_status(status.as_bytes());
         }
@@ -384,8 +399,17 @@ impl ProxyHttp for Gateway {
         if let Some(route) = ctx.route.clone() {
             route.chain.log(&mut ctx.slots, &ctx.call);
         }
-        let elapsed = ctx.call.started.elapsed();
+        let ended = std::time::Instant::now();
+        let elapsed = ended.saturating_duration_since(ctx.call.started);
         crate::access_log::write(session, &ctx.call, elapsed);
+        if let Some(runtime) = &ctx.runtime {
+            runtime.traffic(ctx.route.as_deref()).finished(
+                session.body_bytes_read(),
+                session.body_bytes_sent(),
+                ctx.call.upstream_latency(),
+                ctx.call.gateway_overhead(ended),
+            );
+        }
         if let Some(metrics) = &ctx.grpc_metrics {
             metrics.handled(final_grpc_code(&ctx.call, e), elapsed);
         } else if let Some(runtime) = &ctx.runtime {

@@ -12,6 +12,7 @@ mod access_log;
 mod client_addr;
 mod compile;
 mod connect;
+mod connections;
 mod ctx;
 mod deadline;
 mod downstream;

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use protogate_config::Timeout;
 use protogate_core::Chain;
 use protogate_grpc::catalog::{Catalog, RpcKind};
-use protogate_metrics::{GrpcMethodMetrics, Metrics};
+use protogate_metrics::{GrpcMethodMetrics, Metrics, RouteMetrics};
 use protogate_plugin_grpc_proxy::GrpcProxyConfig;
 use protogate_router::{RouteSpec, RouteTable};
 
@@ -44,29 +44,16 @@ pub struct CompiledRoute {
     pub grpc: Option<GrpcProxyConfig>,
     /// Per-method metric handles, created on first use; the last slot is
     /// the shared `unknown` method.
-    grpc_metrics: Vec<OnceLock<Arc<GrpcMethodMetrics>>>,
+    pub(crate) grpc_metrics: Vec<OnceLock<Arc<GrpcMethodMetrics>>>,
+    /// Bytes, calls in flight and the latency split, for this route.
+    pub traffic: Arc<RouteMetrics>,
 }
 
 impl CompiledRoute {
-    /// Creates a route whose metric handles will be created lazily.
-    pub fn new(
-        name: Arc<str>,
-        spec: RouteSpec,
-        upstream: Arc<Upstream>,
-        chain: Chain,
-        timeout: Option<Timeout>,
-        grpc: Option<GrpcProxyConfig>,
-        known_methods: usize,
-    ) -> Self {
-        Self {
-            name,
-            spec,
-            upstream,
-            chain,
-            timeout,
-            grpc,
-            grpc_metrics: (0..=known_methods).map(|_| OnceLock::new()).collect(),
-        }
+    /// Empty per-method metric slots for a catalog of `known_methods`
+    /// methods, plus the shared `unknown` one; filled on first use.
+    pub(crate) fn method_slots(known_methods: usize) -> Vec<OnceLock<Arc<GrpcMethodMetrics>>> {
+        (0..=known_methods).map(|_| OnceLock::new()).collect()
     }
 
     /// The cap for a call that carries no `grpc-timeout`: the route's
@@ -89,6 +76,7 @@ pub struct Runtime {
     known_list: Vec<KnownMethod>,
     metrics: Arc<Metrics>,
     unrouted: Vec<OnceLock<Arc<GrpcMethodMetrics>>>,
+    unrouted_traffic: Arc<RouteMetrics>,
     trusted_proxies: Vec<protogate_config::IpNet>,
 }
 
@@ -146,7 +134,8 @@ impl Runtime {
                 )
             })
             .collect();
-        let unrouted = (0..=known_list.len()).map(|_| OnceLock::new()).collect();
+        let unrouted = CompiledRoute::method_slots(known_list.len());
+        let unrouted_traffic = metrics.route("");
         Self {
             table,
             routes,
@@ -155,6 +144,7 @@ impl Runtime {
             known_list,
             metrics,
             unrouted,
+            unrouted_traffic,
             trusted_proxies: Vec::new(),
         }
     }
@@ -174,6 +164,11 @@ impl Runtime {
     /// The metrics registry.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The traffic handles of `route` (`None`: no route matched).
+    pub fn traffic<'a>(&'a self, route: Option<&'a CompiledRoute>) -> &'a Arc<RouteMetrics> {
+        route.map_or(&self.unrouted_traffic, |r| &r.traffic)
     }
 
     /// The labels and metric handles of a gRPC call to `path` on `route`

@@ -13,6 +13,7 @@ use pingora_core::services::listening::Service;
 use protogate_config::GatewayConfig;
 use protogate_metrics::{AdminApp, Metrics, Readiness};
 
+use crate::connections::CountedConnections;
 use crate::tls::ListenerTlsSlot;
 use crate::{Gateway, Reloader, Runtime};
 
@@ -94,9 +95,8 @@ pub fn serve(
     server.bootstrap();
 
     let gateway = Gateway::new(Arc::clone(&handle));
-    let mut proxy =
-        pingora_proxy::http_proxy_service_with_name(&server.configuration, gateway, "protogate");
-    if let Some(app) = proxy.app_logic_mut() {
+    let mut app = pingora_proxy::http_proxy(&server.configuration, gateway);
+    {
         let mut options = HttpServerOptions::default();
         options.h2c = true; // HTTP/1.1 and prior-knowledge h2c on one port
         app.server_options = Some(options);
@@ -109,6 +109,10 @@ pub fn serve(
         h2.data_frame_budget(streams.saturating_mul(DATA_FRAME_BUDGET_PER_STREAM));
         app.h2_options = Some(h2);
     }
+    let mut proxy = Service::new(
+        "protogate".to_owned(),
+        CountedConnections::new(app, metrics.open_connections()),
+    );
     let mut listeners = Vec::with_capacity(server_config.listen.len());
     for listen in &server_config.listen {
         let address = listen.address.to_string();

@@ -73,7 +73,9 @@ impl UpstreamConnector for RouteConnector {
         )
         .await?;
         if answer.is_ok() {
-            call.upstream_answered = Some(std::time::Instant::now());
+            let now = std::time::Instant::now();
+            call.upstream_answered = Some(now);
+            call.upstream_finished = Some(now);
         }
         answer
     }

@@ -280,10 +280,7 @@ impl Plugin for HeaderMapper {
 /// refusal, a streamed REST call) only the gateway's share is given.
 fn add_latency(call: &CallInfo, response: &mut ResponseHeader) {
     let total = call.started.elapsed();
-    let upstream = match (call.upstream_sent, call.upstream_answered) {
-        (Some(sent), Some(answered)) if answered >= sent => Some(answered - sent),
-        _ => None,
-    };
+    let upstream = call.upstream_latency();
     let millis = |d: std::time::Duration| format!("{:.3}", d.as_secs_f64() * 1000.0);
     if let Some(upstream) = upstream {
         if let Ok(value) = HeaderValue::from_str(&millis(upstream)) {

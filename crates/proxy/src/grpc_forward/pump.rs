@@ -220,6 +220,7 @@ pub(crate) async fn run<C: Caller>(
                     return Err(Ending::CallerGone);
                 }
                 if end {
+                    ctx.call.upstream_finished = ctx.call.upstream_answered;
                     give_back(pool, stream).await;
                     return Ok(());
                 }
@@ -250,6 +251,7 @@ pub(crate) async fn run<C: Caller>(
             }
             Event::Up(Up::BodyEnd) => phase = Phase::Trailers,
             Event::Up(Up::Trailers(Some(mut trailers))) => {
+                ctx.call.upstream_finished = Some(std::time::Instant::now());
                 if let Err(error) = responses.finish() {
                     give_back(pool, stream).await;
                     return Err(error.into());
