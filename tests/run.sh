@@ -36,6 +36,10 @@ fi
 # redis-server on a free port).
 apt_install redis-server
 
+# A real Prometheus (and promtool) for the dashboard test: it scrapes a
+# gateway under load and runs every query of deploy/grafana.
+apt_install prometheus
+
 # A real browser for the gRPC-Web test: Debian's Chromium, protoc for the
 # Connect-ES stubs, Node.js for Playwright and the npm packages (lock file
 # committed; Playwright drives the system Chromium and downloads nothing).

@@ -9,6 +9,8 @@
 mod support;
 
 mod cli;
+mod dashboard;
+mod examples;
 mod grpc_edges;
 mod grpc_interop;
 mod grpc_streams;

@@ -622,3 +622,28 @@ routes:
         assert!(errors.contains(expected), "{expected}\n{errors}");
     }
 }
+
+/// The transcoder answers REST calls in its request hook: a `rate_limit`
+/// after it would never count one, so the order is refused at load.
+#[test]
+fn a_rate_limit_after_the_transcoder_is_refused() {
+    let yaml = r#"server:
+  listen: [{ address: "127.0.0.1:1" }]
+  admin: "127.0.0.1:2"
+upstreams:
+  demo: { protocol: grpc, targets: ["127.0.0.1:1"] }
+routes:
+  - name: rest
+    match: { path_prefix: /v1/ }
+    upstream: demo
+    plugins:
+      - transcoder: { bindings: [] }
+      - rate_limit: { limits: [{ requests: 1, per: 1s }] }
+"#;
+    let (ok, _, errors) = crate::support::protogate_on("check", "order.yaml", yaml);
+    assert!(!ok);
+    assert!(
+        errors.contains(":12:9: routes[0].plugins[1].rate_limit: rate_limit must come before transcoder in the plugin list"),
+        "{errors}"
+    );
+}

@@ -122,6 +122,11 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        // Every result from the start, so the first reload shows in
+        // `increase()` instead of creating its series.
+        for result in ["applied", "invalid", "needs_restart"] {
+            config_reloads.with_label_values(&[result]);
+        }
         registry.register(Box::new(config_reloads.clone()))?;
         registry.register(Box::new(grpc_started.clone()))?;
         registry.register(Box::new(grpc_handled.clone()))?;

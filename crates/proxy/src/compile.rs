@@ -178,12 +178,17 @@ fn build_upstreams(config: &GatewayConfig, d: &mut Decoder) -> HashMap<String, A
     built
 }
 
-/// The transcoder answers its calls in its own request hook, so a
-/// `header_map` after it in the chain would never see the caller's request
-/// (its templates would stay empty): refused at load, at the `header_map`
-/// entry. The order checked is the chain's: global plugins the route does
-/// not name, then the route's own.
+/// The transcoder answers its calls in its own request hook, so a plugin
+/// whose work is in the request hook would never run after it: a
+/// `header_map` would never see the caller's request (its templates would
+/// stay empty), a `rate_limit` would never count a call. Refused at load,
+/// at the later plugin's entry. The order checked is the chain's: global
+/// plugins the route does not name, then the route's own.
 fn check_plugin_order(globals: &[PluginEntry], own: &[PluginEntry], d: &mut Decoder) {
+    const NEED_THE_REQUEST: [&str; 2] = [
+        protogate_plugin_header_map::NAME,
+        protogate_plugin_rate_limit::NAME,
+    ];
     let chain = globals
         .iter()
         .filter(|g| !own.iter().any(|o| o.name == g.name))
@@ -192,12 +197,15 @@ fn check_plugin_order(globals: &[PluginEntry], own: &[PluginEntry], d: &mut Deco
     for entry in chain {
         if entry.name == protogate_plugin_transcoder::NAME {
             transcoder_before = true;
-        } else if entry.name == protogate_plugin_header_map::NAME && transcoder_before {
+        } else if transcoder_before && NEED_THE_REQUEST.contains(&entry.name.as_str()) {
             d.error(
                 entry.span,
                 &entry.path,
-                "header_map must come before transcoder in the plugin list: the transcoder \
-                 answers the call in its request hook, before later plugins see the request",
+                format!(
+                    "{} must come before transcoder in the plugin list: the transcoder \
+                     answers the call in its request hook, before later plugins see the request",
+                    entry.name
+                ),
             );
         }
     }
