@@ -26,7 +26,7 @@ apt_install() {
 apt_install cmake gcc g++ make python3-venv
 
 # Python grpcio (gRPC C-core) for the interop tests, in a venv of our own.
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import grpc, grpc_tools, httpx_sse, openapi_spec_validator, schemathesis, opentelemetry.instrumentation.grpc, opentelemetry.exporter.otlp.proto.http' 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || [ ! -x .venv/bin/hadolint ] || ! .venv/bin/python -c 'import grpc, grpc_tools, httpx_sse, openapi_spec_validator, schemathesis, opentelemetry.instrumentation.grpc, opentelemetry.exporter.otlp.proto.http, kubernetes_validate, jsonschema, yaml' 2>/dev/null; then
   log "creating .venv with tests/interop/requirements.txt"
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
@@ -39,6 +39,9 @@ apt_install redis-server
 # A real Prometheus (and promtool) for the dashboard test: it scrapes a
 # gateway under load and runs every query of deploy/grafana.
 apt_install prometheus
+
+# systemd-analyze, which verifies deploy/systemd/protogate.service.
+apt_install systemd
 
 # A real browser for the gRPC-Web test: Debian's Chromium, protoc for the
 # Connect-ES stubs, Node.js for Playwright and the npm packages (lock file

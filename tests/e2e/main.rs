@@ -10,6 +10,7 @@ mod support;
 
 mod cli;
 mod dashboard;
+mod deploy;
 mod examples;
 mod grpc_edges;
 mod grpc_interop;
