@@ -6,7 +6,7 @@ use std::process::Command;
 
 use protogate_testkit::protogate_bin;
 
-use crate::support::{protogate_on, repo_dir};
+use crate::support::{protogate_on, repo_dir, yaml_files};
 
 /// The files the walk below must find, relative to the repository root, so
 /// that a mistake in the walk cannot make the tests pass on nothing.
@@ -47,24 +47,6 @@ fn run(command: &str, file: &Path) -> (bool, String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
-}
-
-/// Every `*.yaml` file under `dir`, in subdirectories too, sorted.
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "yaml") {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 /// The example file of a plugin: `conf/examples/grpc-proxy.yaml` for

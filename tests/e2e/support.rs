@@ -132,3 +132,29 @@ pub fn protogate_on(command: &str, name: &str, yaml: &str) -> (bool, String, Str
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// Every `*.yaml` file under `dir`, in subdirectories too, sorted. Hidden
+/// files are left out: `tests/interop/schema_check.py` writes its probes
+/// as `.schema-check-*.yaml` beside the file it probes, for a moment.
+pub fn yaml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let hidden = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}

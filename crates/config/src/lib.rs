@@ -41,6 +41,7 @@ mod net;
 mod node;
 mod parse;
 mod path;
+pub mod schema;
 mod suggest;
 mod units;
 

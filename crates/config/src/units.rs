@@ -10,7 +10,7 @@ use crate::node::{Node, Value};
 use crate::path::YamlPath;
 
 /// Duration units, largest first, with their length in nanoseconds.
-const DURATION_UNITS: &[(&str, u128)] = &[
+pub(crate) const DURATION_UNITS: &[(&str, u128)] = &[
     ("h", 3_600_000_000_000),
     ("m", 60_000_000_000),
     ("s", 1_000_000_000),
@@ -210,7 +210,7 @@ impl fmt::Display for ByteSize {
 }
 
 /// Size units: binary (KiB = 1024) and decimal (kB = 1000).
-const SIZE_UNITS: &[(&str, u128)] = &[
+pub(crate) const SIZE_UNITS: &[(&str, u128)] = &[
     ("B", 1),
     ("KiB", 1 << 10),
     ("MiB", 1 << 20),

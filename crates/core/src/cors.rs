@@ -20,6 +20,7 @@
 //! `access-control-allow-origin`, so the browser blocks it; its preflight
 //! is answered 403 with the usual JSON error, which says why.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use http::header::{
@@ -31,6 +32,7 @@ use http::{HeaderName, HeaderValue, Method};
 use pingora_http::{RequestHeader, ResponseHeader};
 use protogate_config::{Decode, Decoder, Node, YamlPath};
 
+use crate::schema::{self, JsonSchema, Schema, SchemaGenerator};
 use crate::GatewayError;
 
 /// Methods allowed when the policy does not list them.
@@ -374,6 +376,65 @@ impl Decode for CorsPolicy {
             credentials,
             expose_metadata: false,
         })
+    }
+}
+
+/// An HTTP token (RFC 9110): the characters a method or a header name may
+/// have (header names are lower-cased as they are read).
+const TOKEN_PATTERN: &str = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+
+impl JsonSchema for CorsPolicy {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("CorsPolicy")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let origins = schema::array(
+            "origins that may call: `https://app.example.com`, `*.example.org` (any subdomain, scheme and port) or `*`; default any",
+            // Not blank and no trailing `/`, as the decoder checks.
+            schema::pattern(
+                "an origin: scheme://host[:port] with no path, *.domain, or *",
+                r"(?:[^\s/]|\S[\s\S]*\s)$",
+            ),
+        );
+        schema::object(
+            "CORS for browser pages: the gateway answers the preflight itself and adds the access-control headers to every answer.",
+            &[],
+            vec![
+                ("allow_origins", origins),
+                (
+                    "allow_methods",
+                    schema::array(
+                        "methods a page may use; default GET, HEAD, POST, PUT, PATCH, DELETE",
+                        schema::pattern("an HTTP method, like GET", TOKEN_PATTERN),
+                    ),
+                ),
+                (
+                    "allow_headers",
+                    schema::array(
+                        "request headers a page may send; default: whatever the preflight asks for",
+                        schema::pattern("a header name", TOKEN_PATTERN),
+                    ),
+                ),
+                (
+                    "expose_headers",
+                    schema::array(
+                        "response headers a page may read, like x-request-id",
+                        schema::pattern("a header name", TOKEN_PATTERN),
+                    ),
+                ),
+                (
+                    "max_age",
+                    schema::duration("how long a browser caches the preflight answer; default 10m"),
+                ),
+                (
+                    "allow_credentials",
+                    schema::boolean(
+                        "let pages send cookies and HTTP auth (the origin is echoed instead of *); default false",
+                    ),
+                ),
+            ],
+        )
     }
 }
 

@@ -39,5 +39,9 @@ pub use protogate_config::{
 };
 pub use protogate_grpc::status::Code;
 
+/// Re-exported: how plugins describe their settings for the config's JSON
+/// Schema (`impl JsonSchema` beside `impl Decode`).
+pub use protogate_config::schema;
+
 /// Re-exported so plugins name Pingora's header types without depending on it.
 pub use pingora_http::{RequestHeader, ResponseHeader};

@@ -40,15 +40,19 @@ pub enum Command {
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Print the JSON Schema of the configuration file (what
+    /// conf/protogate.schema.json holds), for editors and linters.
+    Schema,
 }
 
 impl Command {
-    /// The configuration file the command reads.
-    pub fn config_path(&self) -> &Path {
+    /// The configuration file the command reads; `None` for `schema`.
+    pub fn config_path(&self) -> Option<&Path> {
         match self {
             Command::Run { config, .. }
             | Command::Check { config }
-            | Command::Routes { config } => config,
+            | Command::Routes { config } => Some(config),
+            Command::Schema => None,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -20,6 +21,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let Some(path) = cli.command.config_path().map(Path::to_path_buf) else {
+        return print_schema();
+    };
     init_logging();
     let metrics = match Metrics::new() {
         Ok(m) => Arc::new(m),
@@ -28,7 +32,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let path = cli.command.config_path().to_path_buf();
     let path = path.as_path();
     let loaded = protogate_proxy::load(path, &metrics);
     let (config, runtime) = match loaded {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
             print!("{}", runtime.describe());
             ExitCode::SUCCESS
         }
+        Command::Schema => print_schema(),
         Command::Run { upgrade, .. } => {
             let options = protogate_proxy::ServeOptions { upgrade };
             match protogate_proxy::serve(path, &config, runtime, metrics, options) {
@@ -62,6 +66,21 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Writes the config file's JSON Schema to stdout.
+fn print_schema() -> ExitCode {
+    let schema = protogate_proxy::PluginConfig::config_schema();
+    match serde_json::to_string_pretty(&schema) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("protogate: cannot write the schema: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use protogate_config::{Decode, Decoder, PluginEntry, Span, YamlPath};
+use protogate_config::schema::Schema;
+use protogate_config::{Decode, Decoder, Node, PluginEntry, Span, Value, YamlPath};
 use protogate_core::DynPlugin;
 use protogate_grpc::catalog::Catalog;
 use protogate_metrics::Metrics;
@@ -61,6 +62,53 @@ impl PluginConfig {
         protogate_plugin_rate_limit::NAME,
         protogate_plugin_tracing::NAME,
     ];
+
+    /// The config file's JSON Schema (`protogate schema`), with every
+    /// plugin's settings as the choices of a plugin list item. Whether a
+    /// plugin may be named without settings (`- grpc_proxy:`) is asked of
+    /// its decoder, so the schema cannot disagree with it.
+    pub fn config_schema() -> Schema {
+        protogate_config::schema::document(|g| {
+            let settings = [
+                (
+                    protogate_plugin_grpc_proxy::NAME,
+                    protogate_plugin_grpc_proxy::settings_schema(g),
+                ),
+                (
+                    protogate_plugin_transcoder::NAME,
+                    protogate_plugin_transcoder::settings_schema(g),
+                ),
+                (
+                    protogate_plugin_header_map::NAME,
+                    protogate_plugin_header_map::settings_schema(g),
+                ),
+                (
+                    protogate_plugin_rate_limit::NAME,
+                    protogate_plugin_rate_limit::settings_schema(g),
+                ),
+                (
+                    protogate_plugin_tracing::NAME,
+                    protogate_plugin_tracing::settings_schema(g),
+                ),
+            ];
+            settings
+                .into_iter()
+                .map(|(name, schema)| (name, schema, Self::takes_no_settings(name)))
+                .collect()
+        })
+    }
+
+    /// Whether `- name:` with no settings decodes without an error.
+    fn takes_no_settings(name: &str) -> bool {
+        let entry = PluginEntry {
+            name: name.to_owned(),
+            span: Span::default(),
+            path: YamlPath::root().key(name),
+            body: Node::new(Value::Null, Span::default()),
+        };
+        let mut d = Decoder::new(std::path::PathBuf::from("schema.yaml"));
+        Self::decode(&entry, &mut d).is_some() && !d.has_errors()
+    }
 
     /// Decodes one `- name: {...}` list entry, recording any error.
     pub fn decode(entry: &PluginEntry, d: &mut Decoder) -> Option<Self> {

@@ -1,6 +1,9 @@
 //! The `grpc_proxy` configuration block.
 
+use std::borrow::Cow;
+
 use protogate_core::cors::CorsPolicy;
+use protogate_core::schema::{self, json_schema, JsonSchema, Schema, SchemaGenerator};
 use protogate_core::{ByteSize, Decode, Decoder, Node, YamlPath};
 
 /// gRPC's own default receive limit: 4 MiB.
@@ -93,6 +96,32 @@ fn decode_grpc_web(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Opti
     }
 }
 
+impl JsonSchema for GrpcWebConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("GrpcProxyGrpcWeb")
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "gRPC-Web for browsers, on by default.",
+            &[],
+            vec![(
+                "cors",
+                schema::any_of(
+                    "CORS for cross-origin pages; default permissive (any origin, every response header exposed)",
+                    vec![
+                        json_schema!({
+                            "const": false,
+                            "description": "no CORS headers: same-origin pages only",
+                        }),
+                        g.subschema_for::<CorsPolicy>(),
+                    ],
+                ),
+            )],
+        )
+    }
+}
+
 impl Decode for GrpcProxyConfig {
     fn decode(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Self> {
         if node.is_null() {
@@ -119,5 +148,39 @@ impl Decode for GrpcProxyConfig {
             max_message_size,
             grpc_web: grpc_web?,
         })
+    }
+}
+
+impl JsonSchema for GrpcProxyConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("GrpcProxy")
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "Transparent gRPC pass-through (every grpc_service or grpc_method route runs it with its defaults).",
+            &[],
+            vec![
+                (
+                    "max_message_size",
+                    schema::byte_size(
+                        "the largest message accepted in either direction, 1B to 4GiB; default 4MiB",
+                    ),
+                ),
+                (
+                    "grpc_web",
+                    schema::any_of(
+                        "gRPC-Web for browsers; default on",
+                        vec![
+                            schema::boolean(
+                                "true: on with the defaults; false: off (gRPC-Web callers get UNIMPLEMENTED)",
+                            ),
+                            json_schema!({ "type": "null", "description": "on with the defaults" }),
+                            g.subschema_for::<GrpcWebConfig>(),
+                        ],
+                    ),
+                ),
+            ],
+        )
     }
 }

@@ -19,3 +19,11 @@ pub use filter::GrpcProxy;
 
 /// The name used in the config file.
 pub const NAME: &str = "grpc_proxy";
+
+/// The JSON Schema of the plugin's settings (the body of `- grpc_proxy:`),
+/// as a reference into `g`'s definitions.
+pub fn settings_schema(
+    g: &mut protogate_core::schema::SchemaGenerator,
+) -> protogate_core::schema::Schema {
+    g.subschema_for::<GrpcProxyConfig>()
+}

@@ -1,10 +1,13 @@
 //! The `header_map` configuration block.
 
+use std::borrow::Cow;
+
 use http::HeaderName;
+use protogate_core::schema::{self, json_schema, JsonSchema, Schema, SchemaGenerator};
 use protogate_core::{Decode, Decoder, Node, Value, YamlPath};
 
 use crate::names::{check, Use};
-use crate::rules::Rules;
+use crate::rules::{Rules, NAME_PATTERN};
 
 /// The header a request id travels in unless `request_id` names another.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -157,4 +160,92 @@ fn decode_gateway_headers(node: &Node, path: &YamlPath, d: &mut Decoder) -> Opti
     let latency = fields.optional::<bool>(d, "latency").unwrap_or(false);
     fields.finish(d);
     Some(GatewayHeaders { via, latency })
+}
+
+impl JsonSchema for HeaderMapConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("HeaderMap")
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let mut section = |description: &str| {
+            schema::any_of(
+                description,
+                vec![
+                    g.subschema_for::<Rules>(),
+                    json_schema!({ "type": "null", "description": "no rules" }),
+                ],
+            )
+        };
+        let request =
+            section("rules for the request the upstream receives (a transcoder's gRPC metadata)");
+        let response =
+            section("rules for the response header the caller gets (a transcoder's REST headers)");
+        let trailers = section(
+            "rules for gRPC and gRPC-Web trailers, and the status header of a trailers-only answer",
+        );
+        schema::object(
+            "Header and gRPC metadata rules, both directions; each section applies remove, rename, set, add in that order.",
+            &[],
+            vec![
+                ("request", request),
+                ("response", response),
+                ("trailers", trailers),
+                (
+                    "request_id",
+                    schema::any_of(
+                        "a request id for every call (the caller's, or a new UUID v4), sent upstream and back, as ${request_id}; default off",
+                        vec![
+                            schema::boolean("true: on, in x-request-id; false: off"),
+                            schema::object(
+                                "on, in another header",
+                                &[],
+                                vec![(
+                                    "header",
+                                    schema::pattern(
+                                        "the header carrying the id (not a grpc-* name); default x-request-id",
+                                        NAME_PATTERN,
+                                    ),
+                                )],
+                            ),
+                        ],
+                    ),
+                ),
+                ("gateway_headers", g.subschema_for::<GatewayHeaders>()),
+            ],
+        )
+    }
+}
+
+impl JsonSchema for GatewayHeaders {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("HeaderMapGatewayHeaders")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema::any_of(
+            "headers the gateway adds about itself; default off",
+            vec![
+                schema::boolean("true: all of them; false: none"),
+                schema::object(
+                    "each one on or off",
+                    &[],
+                    vec![
+                        (
+                            "via",
+                            schema::boolean(
+                                "`via: 1.1 protogate` on the upstream request and the answer; default false",
+                            ),
+                        ),
+                        (
+                            "latency",
+                            schema::boolean(
+                                "x-protogate-upstream-latency and x-protogate-gateway-latency (ms) on the answer; default false",
+                            ),
+                        ),
+                    ],
+                ),
+            ],
+        )
+    }
 }

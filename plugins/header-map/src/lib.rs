@@ -21,3 +21,11 @@ pub use filter::HeaderMapper;
 
 /// The plugin's name in the config file.
 pub const NAME: &str = "header_map";
+
+/// The JSON Schema of the plugin's settings (the body of `- header_map:`),
+/// as a reference into `g`'s definitions.
+pub fn settings_schema(
+    g: &mut protogate_core::schema::SchemaGenerator,
+) -> protogate_core::schema::Schema {
+    g.subschema_for::<HeaderMapConfig>()
+}

@@ -2,10 +2,13 @@
 //! checked when the config loads, then applied per call in a fixed order:
 //! `remove`, `rename`, `set`, `add`.
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use protogate_core::schema::{self, json_schema, JsonSchema, Schema, SchemaGenerator};
 use protogate_core::{Decode, Decoder, Node, OrderedMap, Spanned, YamlPath};
 
 use crate::names::{check, Use};
@@ -296,6 +299,77 @@ impl Decode for Rules {
             }
         }
         ok.then_some(rules)
+    }
+}
+
+/// A name a rule may give, as [`check`] reads it: a gRPC metadata name
+/// (lower case letters, digits, `_`, `.`, `-`). The protected names and the
+/// `grpc-*` rules are left to the decoder.
+pub(crate) const NAME_PATTERN: &str = "^[0-9a-z_.-]+$";
+
+/// A mapping from rule names to `values`, its keys held to [`NAME_PATTERN`].
+fn by_name(description: &str, values: Schema) -> Schema {
+    let mut schema = schema::map_of(description, values);
+    schema.insert(
+        "propertyNames".to_owned(),
+        json_schema!({ "pattern": NAME_PATTERN }).to_value(),
+    );
+    schema
+}
+
+impl JsonSchema for Rules {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("HeaderMapRules")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let name = |description: &str| schema::pattern(description, NAME_PATTERN);
+        let value = || {
+            schema::string(
+                "text, or a template: ${client_ip}, ${route}, ${grpc_method}, ${request_id}, ${header.NAME}, ${query.NAME}, ${path.NAME}",
+            )
+        };
+        schema::object(
+            "One section's rules, applied in this order: remove, rename, set, add.",
+            &[],
+            vec![
+                (
+                    "remove",
+                    schema::array(
+                        "names whose every value is dropped",
+                        name("a lower-case metadata name"),
+                    ),
+                ),
+                (
+                    "rename",
+                    by_name(
+                        "from: to; the values of `from` replace those of `to`",
+                        name("the new name (a grpc-* name is written as in-grpc-*)"),
+                    ),
+                ),
+                (
+                    "set",
+                    by_name(
+                        "name: value; replaces every value (a grpc-* name is written as in-grpc-*)",
+                        value(),
+                    ),
+                ),
+                (
+                    "add",
+                    by_name(
+                        "name: value; appends a value (a grpc-* name is written as in-grpc-*)",
+                        value(),
+                    ),
+                ),
+                (
+                    "allow_reserved",
+                    schema::array(
+                        "grpc-* names this section may remove, rename or write as they are",
+                        schema::string("a grpc-* name, like grpc-message"),
+                    ),
+                ),
+            ],
+        )
     }
 }
 

@@ -1,8 +1,10 @@
 //! The `rate_limit` configuration block, checked when the config loads.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use http::HeaderName;
+use protogate_core::schema::{self, json_schema, JsonSchema, Schema, SchemaGenerator};
 use protogate_core::{Code, Decode, Decoder, Node, Spanned, Value, YamlPath};
 
 /// Most limits one `rate_limit` may carry: a call's check keeps their
@@ -165,24 +167,11 @@ impl Decode for RateLimitConfig {
             .map(|(span, node)| (span, decode_redis(node, &path.key("redis"), d)));
         let mode = match fields.node("mode") {
             None => Some(Mode::Enforce),
-            Some(node) => d.keyword(
-                node,
-                &path.key("mode"),
-                "mode",
-                &[("enforce", Mode::Enforce), ("shadow", Mode::Shadow)],
-            ),
+            Some(node) => d.keyword(node, &path.key("mode"), "mode", MODES),
         };
         let grpc_status = match fields.node("grpc_status") {
             None => Some(Code::ResourceExhausted),
-            Some(node) => d.keyword(
-                node,
-                &path.key("grpc_status"),
-                "grpc_status",
-                &[
-                    ("resource_exhausted", Code::ResourceExhausted),
-                    ("unavailable", Code::Unavailable),
-                ],
-            ),
+            Some(node) => d.keyword(node, &path.key("grpc_status"), "grpc_status", GRPC_STATUSES),
         };
         let headers = fields.optional::<bool>(d, "headers").unwrap_or(true);
         fields.finish(d);
@@ -217,6 +206,18 @@ impl Decode for RateLimitConfig {
         })
     }
 }
+
+/// The `mode` keywords: what the decoder accepts and the schema lists.
+const MODES: &[(&str, Mode)] = &[("enforce", Mode::Enforce), ("shadow", Mode::Shadow)];
+
+/// The `grpc_status` keywords: what the decoder accepts and the schema lists.
+const GRPC_STATUSES: &[(&str, Code)] = &[
+    ("resource_exhausted", Code::ResourceExhausted),
+    ("unavailable", Code::Unavailable),
+];
+
+/// The `store` names: what the decoder accepts and the schema lists.
+const STORES: &[&str] = &["local", "redis"];
 
 /// `store: local | redis`, and the `redis` block that only `redis` takes.
 fn decode_store(
@@ -260,8 +261,9 @@ fn decode_store(
                 name.span,
                 &path.key("store"),
                 format!(
-                    "unknown store `{}`; expected one of: local, redis",
-                    name.value
+                    "unknown store `{}`; expected one of: {}",
+                    name.value,
+                    STORES.join(", ")
                 ),
             );
             return None;
@@ -299,19 +301,25 @@ fn decode_key(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Vec<KeyPa
     ok.then_some(parts)
 }
 
+/// The key parts written as one word (`header:NAME` aside): what the
+/// decoder accepts and the schema lists.
+const KEY_WORDS: &[(&str, KeyPart)] = &[
+    ("client_ip", KeyPart::ClientIp),
+    ("route", KeyPart::Route),
+    ("grpc_method", KeyPart::GrpcMethod),
+];
+
 fn key_part(text: &str) -> Result<KeyPart, String> {
-    match text {
-        "client_ip" => Ok(KeyPart::ClientIp),
-        "route" => Ok(KeyPart::Route),
-        "grpc_method" => Ok(KeyPart::GrpcMethod),
-        _ => match text.strip_prefix("header:") {
-            Some(name) if !name.is_empty() => HeaderName::from_bytes(name.as_bytes())
-                .map(KeyPart::Header)
-                .map_err(|_| format!("`{name}` is not a header name")),
-            _ => Err(format!(
-                "unknown key part `{text}`; expected one of: client_ip, header:NAME, route, grpc_method"
-            )),
-        },
+    if let Some((_, part)) = KEY_WORDS.iter().find(|(word, _)| *word == text) {
+        return Ok(part.clone());
+    }
+    match text.strip_prefix("header:") {
+        Some(name) if !name.is_empty() => HeaderName::from_bytes(name.as_bytes())
+            .map(KeyPart::Header)
+            .map_err(|_| format!("`{name}` is not a header name")),
+        _ => Err(format!(
+            "unknown key part `{text}`; expected one of: client_ip, header:NAME, route, grpc_method"
+        )),
     }
 }
 
@@ -430,12 +438,7 @@ fn decode_redis(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<RedisCo
         .unwrap_or(DEFAULT_REDIS_TIMEOUT);
     let on_error = match fields.node("on_error") {
         None => Some(OnError::Allow),
-        Some(node) => d.keyword(
-            node,
-            &path.key("on_error"),
-            "on_error",
-            &[("allow", OnError::Allow), ("deny", OnError::Deny)],
-        ),
+        Some(node) => d.keyword(node, &path.key("on_error"), "on_error", ON_ERRORS),
     };
     let pool_size = fields.optional::<usize>(d, "pool_size").unwrap_or(8);
     let breaker = match fields.entry("breaker") {
@@ -481,6 +484,9 @@ fn decode_redis(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<RedisCo
     })
 }
 
+/// The `on_error` keywords: what the decoder accepts and the schema lists.
+const ON_ERRORS: &[(&str, OnError)] = &[("allow", OnError::Allow), ("deny", OnError::Deny)];
+
 /// `breaker: { failures: 3, open_for: 1s }`.
 fn decode_breaker(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<(u32, Duration)> {
     let mut fields = d.fields(node, path, "the breaker settings")?;
@@ -498,6 +504,232 @@ fn decode_breaker(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<(u32,
         return None;
     }
     Some((failures, open_for))
+}
+
+/// The names of a keyword list, for the schema's `enum`.
+fn words<T>(choices: &[(&'static str, T)]) -> Vec<&'static str> {
+    choices.iter().map(|(word, _)| *word).collect()
+}
+
+/// A whole number from `min` to `u32::MAX` (what a `u32` setting takes).
+fn whole_u32(description: &str, min: u64) -> Schema {
+    let mut schema = schema::integer(description, min);
+    schema.insert("maximum".to_owned(), u32::MAX.into());
+    schema
+}
+
+impl JsonSchema for RateLimitConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("RateLimit")
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let key_part = g.subschema_for::<KeyPart>();
+        let mut key_list =
+            schema::non_empty_array("parts combined in order, each once", key_part.clone());
+        key_list.insert("uniqueItems".to_owned(), true.into());
+        let mut limits = schema::array(
+            "every limit must pass; a call takes from all of them or from none",
+            g.subschema_for::<Limit>(),
+        );
+        limits.insert("maxItems".to_owned(), MAX_LIMITS.into());
+        let mut schema = schema::object(
+            "Rate and concurrency limits per key; needs `limits`, `concurrency`, or both.",
+            &[],
+            vec![
+                (
+                    "key",
+                    schema::any_of(
+                        "what a budget belongs to: client_ip, header:NAME, route, grpc_method, combined in order; default client_ip",
+                        vec![key_part, key_list],
+                    ),
+                ),
+                ("limits", limits),
+                (
+                    "concurrency",
+                    whole_u32(
+                        "at most this many calls or streams in flight per key, in this process; default off",
+                        1,
+                    ),
+                ),
+                (
+                    "store",
+                    schema::keyword(
+                        "where budgets live: local (this process) or redis (shared; needs `redis`); default local",
+                        STORES,
+                    ),
+                ),
+                ("redis", g.subschema_for::<RedisConfig>()),
+                (
+                    "mode",
+                    schema::keyword(
+                        "enforce, or shadow (count and log what would be refused, refuse nothing); default enforce",
+                        &words(MODES),
+                    ),
+                ),
+                (
+                    "grpc_status",
+                    schema::keyword(
+                        "the code refused gRPC callers get (unavailable: clients retry); default resource_exhausted",
+                        &words(GRPC_STATUSES),
+                    ),
+                ),
+                (
+                    "headers",
+                    schema::boolean(
+                        "RateLimit and RateLimit-Policy on every answer (metadata for gRPC); default true",
+                    ),
+                ),
+            ],
+        );
+        // The decoder's "needs `limits`, `concurrency`, or both" (as keys:
+        // that `limits` is not empty is left to the decoder).
+        schema.insert(
+            "anyOf".to_owned(),
+            vec![
+                json_schema!({ "required": ["limits"] }).to_value(),
+                json_schema!({ "required": ["concurrency"] }).to_value(),
+            ]
+            .into(),
+        );
+        // `redis` goes with `store: redis`, and only with it.
+        schema.insert(
+            "if".to_owned(),
+            json_schema!({
+                "required": ["store"],
+                "properties": { "store": { "const": "redis" } },
+            })
+            .to_value(),
+        );
+        schema.insert(
+            "then".to_owned(),
+            json_schema!({ "required": ["redis"] }).to_value(),
+        );
+        schema.insert(
+            "else".to_owned(),
+            json_schema!({ "not": { "required": ["redis"] } }).to_value(),
+        );
+        schema
+    }
+}
+
+impl JsonSchema for KeyPart {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("RateLimitKeyPart")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema::any_of(
+            "one part of a budget's key",
+            vec![
+                schema::keyword(
+                    "client_ip (the caller's address), route (the route's name), grpc_method (package.Service/Method)",
+                    &words(KEY_WORDS),
+                ),
+                schema::pattern(
+                    "header:NAME, a request header or gRPC metadata entry (callers without it share one budget)",
+                    r"^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+                ),
+            ],
+        )
+    }
+}
+
+impl JsonSchema for Limit {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("RateLimitLimit")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "One limit: `requests` per `per` on average, `burst` at once from a full budget.",
+            &["requests", "per"],
+            vec![
+                (
+                    "requests",
+                    schema::integer("calls allowed per `per`, on average", 1),
+                ),
+                (
+                    "per",
+                    schema::duration("the period of `requests`, like 1s or 1h"),
+                ),
+                (
+                    "burst",
+                    schema::integer("calls allowed at once from a full budget; default `requests`", 1),
+                ),
+                (
+                    "name",
+                    schema::pattern(
+                        "its name in headers, metrics and logs (visible ASCII, no quotes or backslashes); default like 10-per-1s",
+                        r"^[!#-\[\]-~]+$",
+                    ),
+                ),
+            ],
+        )
+    }
+}
+
+impl JsonSchema for RedisConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("RateLimitRedis")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "The Redis that `store: redis` shares budgets through.",
+            &["url"],
+            vec![
+                (
+                    "url",
+                    schema::pattern(
+                        "redis://host:port/db or unix:///path (no TLS yet)",
+                        "^(redis|unix)://",
+                    ),
+                ),
+                (
+                    "timeout",
+                    schema::duration("how long one check may take before `on_error` decides; default 20ms"),
+                ),
+                (
+                    "on_error",
+                    schema::keyword(
+                        "what a call whose check failed gets: allow (fail open) or deny (fail closed); default allow",
+                        &words(ON_ERRORS),
+                    ),
+                ),
+                (
+                    "pool_size",
+                    schema::integer("multiplexed connections kept open to Redis; default 8", 1),
+                ),
+                (
+                    "breaker",
+                    schema::object(
+                        "the circuit breaker: while open, calls use a local share of each limit",
+                        &[],
+                        vec![
+                            (
+                                "failures",
+                                whole_u32("failures in a row that open the breaker; default 3", 1),
+                            ),
+                            (
+                                "open_for",
+                                schema::duration(
+                                    "how long it stays open before one call probes Redis; default 1s",
+                                ),
+                            ),
+                        ],
+                    ),
+                ),
+                (
+                    "instances",
+                    whole_u32(
+                        "gateway processes sharing the budget: while the breaker is open each enforces 1/instances of every limit; default 1",
+                        1,
+                    ),
+                ),
+            ],
+        )
+    }
 }
 
 #[cfg(test)]

@@ -27,3 +27,11 @@ pub use filter::{CallState, RateLimiter};
 
 /// The plugin's name in the config file.
 pub const NAME: &str = "rate_limit";
+
+/// The JSON Schema of the plugin's settings (the body of `- rate_limit:`),
+/// as a reference into `g`'s definitions.
+pub fn settings_schema(
+    g: &mut protogate_core::schema::SchemaGenerator,
+) -> protogate_core::schema::Schema {
+    g.subschema_for::<RateLimitConfig>()
+}

@@ -1,6 +1,9 @@
 //! The `tracing` plugin's settings. The exporter (where spans go) is the
 //! top-level `tracing` section, shared by every route.
 
+use std::borrow::Cow;
+
+use protogate_core::schema::{self, JsonSchema, Schema, SchemaGenerator};
 use protogate_core::{Decode, Decoder, Node, Spanned, YamlPath};
 
 /// `tracing: { sample_ratio: 1.0 }`.
@@ -67,6 +70,13 @@ impl Decode for TracingPluginConfig {
     }
 }
 
+/// The `propagation` keywords: what the decoder accepts and the schema lists.
+const FORMATS: &[(&str, Format)] = &[
+    ("w3c", Format::W3c),
+    ("b3", Format::B3),
+    ("b3multi", Format::B3Multi),
+];
+
 /// `propagation: [w3c, b3, b3multi]`: at least one, each once.
 fn decode_formats(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Vec<Format>> {
     let Some(items) = node.as_seq() else {
@@ -76,16 +86,7 @@ fn decode_formats(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Vec<F
     let mut formats = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let at = path.index(index);
-        let format = d.keyword(
-            item,
-            &at,
-            "format",
-            &[
-                ("w3c", Format::W3c),
-                ("b3", Format::B3),
-                ("b3multi", Format::B3Multi),
-            ],
-        )?;
+        let format = d.keyword(item, &at, "format", FORMATS)?;
         if formats.contains(&format) {
             d.error(item.span, &at, "this format is named twice");
             return None;
@@ -101,4 +102,37 @@ fn decode_formats(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Vec<F
         return None;
     }
     Some(formats)
+}
+
+impl JsonSchema for TracingPluginConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("TracingPlugin")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let formats: Vec<&str> = FORMATS.iter().map(|(word, _)| *word).collect();
+        let mut propagation = schema::non_empty_array(
+            "trace-context formats read from callers (the first present wins) and all written upstream; default [w3c]",
+            schema::keyword(
+                "w3c (traceparent, tracestate), b3 (one b3 header) or b3multi (X-B3-TraceId, ...)",
+                &formats,
+            ),
+        );
+        propagation.insert("uniqueItems".to_owned(), true.into());
+        schema::object(
+            "OpenTelemetry spans for every call (the exporter is the top-level `tracing` section).",
+            &[],
+            vec![
+                (
+                    "sample_ratio",
+                    schema::number(
+                        "the share of new traces recorded, 0 to 1 (failed calls are recorded anyway); default 1",
+                        0.0,
+                        1.0,
+                    ),
+                ),
+                ("propagation", propagation),
+            ],
+        )
+    }
 }

@@ -25,3 +25,11 @@ pub use filter::{CallTrace, Tracer};
 
 /// The plugin's name in the config file.
 pub const NAME: &str = "tracing";
+
+/// The JSON Schema of the plugin's settings (the body of `- tracing:`), as
+/// a reference into `g`'s definitions.
+pub fn settings_schema(
+    g: &mut protogate_core::schema::SchemaGenerator,
+) -> protogate_core::schema::Schema {
+    g.subschema_for::<TracingPluginConfig>()
+}

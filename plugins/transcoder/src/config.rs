@@ -2,8 +2,11 @@
 //! every error. Names that need the descriptor catalog (services, methods,
 //! fields) are checked when the route is built, see [`crate::bindings`].
 
+use std::borrow::Cow;
+
 use http::Method;
 use protogate_core::cors::CorsPolicy;
+use protogate_core::schema::{self, json_schema, JsonSchema, Schema, SchemaGenerator};
 use protogate_core::{ByteSize, Decode, Decoder, Node, OrderedMap, Span, Spanned, YamlPath};
 
 use crate::template::PathTemplate;
@@ -77,12 +80,12 @@ impl Decode for JsonSettings {
         let mut fields = d.fields(node, path, "the json settings")?;
         let mut settings = Self::default();
         if let Some(node) = fields.node("field_names") {
-            let choices = [
-                ("lower_camel", FieldNames::LowerCamel),
-                ("proto", FieldNames::Proto),
-            ];
-            if let Some(v) = d.keyword(node, &path.key("field_names"), "field name style", &choices)
-            {
+            if let Some(v) = d.keyword(
+                node,
+                &path.key("field_names"),
+                "field name style",
+                FIELD_NAMES,
+            ) {
                 settings.field_names = v;
             }
         }
@@ -90,13 +93,62 @@ impl Decode for JsonSettings {
             settings.emit_defaults = emit;
         }
         if let Some(node) = fields.node("enums") {
-            let choices = [("name", EnumStyle::Name), ("number", EnumStyle::Number)];
-            if let Some(v) = d.keyword(node, &path.key("enums"), "enum style", &choices) {
+            if let Some(v) = d.keyword(node, &path.key("enums"), "enum style", ENUM_STYLES) {
                 settings.enums = v;
             }
         }
         fields.finish(d);
         Some(settings)
+    }
+}
+
+/// The `field_names` keywords: what the decoder accepts and the schema lists.
+const FIELD_NAMES: &[(&str, FieldNames)] = &[
+    ("lower_camel", FieldNames::LowerCamel),
+    ("proto", FieldNames::Proto),
+];
+
+/// The `enums` keywords: what the decoder accepts and the schema lists.
+const ENUM_STYLES: &[(&str, EnumStyle)] =
+    &[("name", EnumStyle::Name), ("number", EnumStyle::Number)];
+
+/// The names of a keyword list, for the schema's `enum`.
+fn words<T>(choices: &[(&'static str, T)]) -> Vec<&'static str> {
+    choices.iter().map(|(word, _)| *word).collect()
+}
+
+impl JsonSchema for JsonSettings {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("TranscoderJson")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "How answers are printed as proto3 JSON (input accepts every form).",
+            &[],
+            vec![
+                (
+                    "field_names",
+                    schema::keyword(
+                        "field names in answers: lower_camel (priceCents) or proto (price_cents); default lower_camel",
+                        &words(FIELD_NAMES),
+                    ),
+                ),
+                (
+                    "emit_defaults",
+                    schema::boolean(
+                        "print fields holding their default value (0, \"\", []); default true",
+                    ),
+                ),
+                (
+                    "enums",
+                    schema::keyword(
+                        "enum values in answers: name or number; default name",
+                        &words(ENUM_STYLES),
+                    ),
+                ),
+            ],
+        )
     }
 }
 
@@ -207,6 +259,90 @@ impl Decode for BindingConfig {
     }
 }
 
+/// An HTTP method as `custom.kind` takes it (`Method::from_bytes`: an
+/// RFC 9110 token, case kept).
+const METHOD_PATTERN: &str = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+
+/// What the decoder reads as a path template before parsing it; the rest of
+/// the template grammar is checked by the decoder.
+const TEMPLATE_PATTERN: &str = "^/";
+
+impl JsonSchema for BindingConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("TranscoderBinding")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut properties = vec![(
+            "rpc",
+            schema::pattern("the method called, pkg.Service/Method", "^[^/]+/[^/]+$"),
+        )];
+        for (verb, _) in HTTP_VERBS {
+            properties.push((
+                verb,
+                schema::pattern(
+                    "the path template, like /v1/items/{id} or /v1/{name=shelves/*}:verb",
+                    TEMPLATE_PATTERN,
+                ),
+            ));
+        }
+        properties.extend([
+            (
+                "custom",
+                schema::object(
+                    "another HTTP method",
+                    &["kind", "path"],
+                    vec![
+                        (
+                            "kind",
+                            schema::pattern("the HTTP method, like SEARCH", METHOD_PATTERN),
+                        ),
+                        (
+                            "path",
+                            schema::pattern("the path template", TEMPLATE_PATTERN),
+                        ),
+                    ],
+                ),
+            ),
+            (
+                "body",
+                schema::string(
+                    "where the request body goes: \"*\" (the whole message) or a field name; default: no body accepted",
+                ),
+            ),
+            (
+                "response_body",
+                schema::string("the response field sent as the whole answer; default the message"),
+            ),
+            (
+                "query_params",
+                schema::boolean("false refuses every query parameter; default true"),
+            ),
+            (
+                "input_mapping",
+                schema::map_of(
+                    "query or path parameter name -> the (nested) field it fills",
+                    schema::string("a field path, like page_size or filter.label"),
+                ),
+            ),
+        ]);
+        let mut schema = schema::object(
+            "One explicit binding: `rpc` and exactly one of get, put, post, delete, patch, custom.",
+            &["rpc"],
+            properties,
+        );
+        // Exactly one method key, as the decoder requires.
+        let methods: Vec<_> = HTTP_VERBS
+            .iter()
+            .map(|(verb, _)| *verb)
+            .chain(["custom"])
+            .map(|key| json_schema!({ "required": [key] }).to_value())
+            .collect();
+        schema.insert("oneOf".to_owned(), methods.into());
+        schema
+    }
+}
+
 /// `transcoder: {...}`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TranscoderConfig {
@@ -264,10 +400,7 @@ impl Decode for TranscoderConfig {
                 node,
                 &path.key("unknown_fields"),
                 "unknown_fields policy",
-                &[
-                    ("reject", UnknownFields::Reject),
-                    ("ignore", UnknownFields::Ignore),
-                ],
+                UNKNOWN_FIELDS,
             ),
             None => Some(UnknownFields::Reject),
         }
@@ -314,5 +447,73 @@ impl Decode for TranscoderConfig {
             path: path.clone(),
             span,
         })
+    }
+}
+
+/// The `unknown_fields` keywords: what the decoder accepts and the schema lists.
+const UNKNOWN_FIELDS: &[(&str, UnknownFields)] = &[
+    ("reject", UnknownFields::Reject),
+    ("ignore", UnknownFields::Ignore),
+];
+
+impl JsonSchema for TranscoderConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Transcoder")
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let mut schema = schema::object(
+            "REST and JSON in, gRPC to the upstream, JSON back; needs `services`, `bindings`, or both.",
+            &[],
+            vec![
+                (
+                    "services",
+                    schema::array(
+                        "services whose google.api.http annotations become bindings",
+                        schema::string("a full service name, like ecommerce.v1.ProductService"),
+                    ),
+                ),
+                (
+                    "bindings",
+                    schema::array(
+                        "explicit bindings, added to the annotated ones",
+                        g.subschema_for::<BindingConfig>(),
+                    ),
+                ),
+                ("json", g.subschema_for::<JsonSettings>()),
+                (
+                    "unknown_fields",
+                    schema::keyword(
+                        "query parameters and JSON fields the message lacks: reject (400 naming the field) or ignore; default reject",
+                        &words(UNKNOWN_FIELDS),
+                    ),
+                ),
+                (
+                    "max_body",
+                    schema::byte_size(
+                        "the largest request body (413 above it) and upstream answer, at least 1B; default 4MiB",
+                    ),
+                ),
+                ("cors", g.subschema_for::<CorsPolicy>()),
+                (
+                    "openapi",
+                    schema::pattern(
+                        "serve the generated OpenAPI 3.1 document at this path, like /v1/openapi.json",
+                        "^/[^?# ]*$",
+                    ),
+                ),
+            ],
+        );
+        // The decoder's "needs `services` or `bindings`" (as keys: that
+        // the lists are not empty is left to the decoder).
+        schema.insert(
+            "anyOf".to_owned(),
+            vec![
+                json_schema!({ "required": ["services"] }).to_value(),
+                json_schema!({ "required": ["bindings"] }).to_value(),
+            ]
+            .into(),
+        );
+        schema
     }
 }

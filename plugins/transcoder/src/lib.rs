@@ -62,3 +62,11 @@ pub fn build(config: &TranscoderConfig, catalog: &Catalog, d: &mut Decoder) -> O
     let table = bindings::BindingTable::build(config, catalog, d)?;
     Some(Transcoder::new(config, table, catalog.pool().clone()))
 }
+
+/// The JSON Schema of the plugin's settings (the body of `- transcoder:`),
+/// as a reference into `g`'s definitions.
+pub fn settings_schema(
+    g: &mut protogate_core::schema::SchemaGenerator,
+) -> protogate_core::schema::Schema {
+    g.subschema_for::<TranscoderConfig>()
+}

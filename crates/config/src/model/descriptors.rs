@@ -4,12 +4,14 @@
 //! on every reload) and reports what it finds wrong at the entry's span and
 //! path, into the same [`Decoder`].
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use crate::decode::Decode;
 use crate::decoder::Decoder;
 use crate::node::{Node, Span, Value};
 use crate::path::YamlPath;
+use crate::schema::{self, JsonSchema, Schema, SchemaGenerator};
 
 /// One `descriptors` entry.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,5 +68,39 @@ impl Decode for DescriptorEntry {
             span: node.span,
             path: path.clone(),
         })
+    }
+}
+
+impl JsonSchema for DescriptorEntry {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Descriptors")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema::any_of(
+            "Where protobuf descriptors come from.",
+            vec![
+                schema::file_path(
+                    "a compiled FileDescriptorSet (.pb, .protoset, .desc) or a directory of them",
+                ),
+                schema::object(
+                    ".proto sources, compiled at load (no protoc needed)",
+                    &["path"],
+                    vec![
+                        (
+                            "path",
+                            schema::file_path("a .proto file or a directory of them"),
+                        ),
+                        (
+                            "import_paths",
+                            schema::array(
+                                "where imports are looked up",
+                                schema::file_path("a directory"),
+                            ),
+                        ),
+                    ],
+                ),
+            ],
+        )
     }
 }

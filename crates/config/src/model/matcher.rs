@@ -1,5 +1,7 @@
 //! A route's `match`: which calls the route takes.
 
+use std::borrow::Cow;
+
 use http::{HeaderName, HeaderValue, Method};
 
 use crate::decode::Spanned;
@@ -8,6 +10,7 @@ use crate::map::OrderedMap;
 use crate::names::{check_grpc_method, check_grpc_service, check_hostname};
 use crate::node::{Node, Span};
 use crate::path::YamlPath;
+use crate::schema::{self, JsonSchema, Schema, SchemaGenerator};
 
 /// The conditions of a route; all given ones must hold.
 #[derive(Clone, Debug, PartialEq)]
@@ -169,4 +172,58 @@ fn decode_headers(
         out.push((header, value.value));
     }
     out
+}
+
+impl JsonSchema for MatchConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Match")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut schema = schema::object(
+            "The conditions of a route; every one given must hold.",
+            &[],
+            vec![
+                (
+                    "grpc_service",
+                    schema::string("gRPC calls to this service, like ecommerce.v1.ProductService"),
+                ),
+                (
+                    "grpc_method",
+                    schema::pattern(
+                        "gRPC calls to this method, like ecommerce.v1.ProductService/GetProduct",
+                        "^[^/]+/[^/]+$",
+                    ),
+                ),
+                ("path", schema::pattern("exactly this path", "^/")),
+                (
+                    "path_prefix",
+                    schema::pattern("paths starting with this", "^/"),
+                ),
+                (
+                    "methods",
+                    schema::array(
+                        "only these HTTP methods; default any",
+                        schema::pattern("an uppercase method like GET", "^[A-Z]+$"),
+                    ),
+                ),
+                (
+                    "host",
+                    schema::pattern(
+                        "exactly this host, or any subdomain for *.example.com (no port)",
+                        "^[^:]+$",
+                    ),
+                ),
+                (
+                    "headers",
+                    schema::map_of(
+                        "headers that must be present with exactly these values",
+                        schema::string("the exact value"),
+                    ),
+                ),
+            ],
+        );
+        schema.insert("minProperties".to_owned(), 1.into());
+        schema
+    }
 }

@@ -26,11 +26,14 @@ pub use upstream::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
 };
 
+use std::borrow::Cow;
+
 use crate::check;
 use crate::decode::Decode;
 use crate::decoder::Decoder;
 use crate::node::{Node, Value};
 use crate::path::YamlPath;
+use crate::schema::{self, JsonSchema, PluginEntryName, Schema, SchemaGenerator};
 
 /// A whole config file.
 #[derive(Clone, Debug, PartialEq)]
@@ -162,5 +165,52 @@ pub(crate) fn each<T: Decode>(node: &Node, path: &YamlPath, d: &mut Decoder) -> 
             d.expected(node, path, "a sequence");
             Vec::new()
         }
+    }
+}
+
+impl JsonSchema for GatewayConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Config")
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let mut upstreams = schema::map_of(
+            "the backends, by the name routes give in `upstream`",
+            g.subschema_for::<upstream::UpstreamSchema>(),
+        );
+        upstreams.insert(
+            "propertyNames".to_owned(),
+            serde_json::json!({ "pattern": "^[A-Za-z0-9_.-]+$" }),
+        );
+        schema::object(
+            "A protogate config file.",
+            &["server"],
+            vec![
+                ("server", g.subschema_for::<ServerConfig>()),
+                (
+                    "descriptors",
+                    schema::array(
+                        "the protobuf catalog: per-method metric labels, transcoding, `protogate routes`",
+                        g.subschema_for::<DescriptorEntry>(),
+                    ),
+                ),
+                ("upstreams", upstreams),
+                ("tracing", g.subschema_for::<TracingConfig>()),
+                (
+                    "plugins",
+                    schema::array(
+                        "plugins run on every route, before the route's own",
+                        g.subschema_for::<PluginEntryName>(),
+                    ),
+                ),
+                (
+                    "routes",
+                    schema::array(
+                        "the routes; the most specific match wins, the first declared breaks ties",
+                        g.subschema_for::<RouteConfig>(),
+                    ),
+                ),
+            ],
+        )
     }
 }

@@ -1,11 +1,14 @@
 //! `routes`: which calls go to which upstream, through which plugins.
 
+use std::borrow::Cow;
+
 use super::matcher::{decode_match, MatchConfig};
 use super::plugins::{decode_plugins, PluginEntry};
 use crate::decode::{Decode, Spanned};
 use crate::decoder::Decoder;
 use crate::node::{Node, Span};
 use crate::path::YamlPath;
+use crate::schema::{self, JsonSchema, PluginEntryName, Schema, SchemaGenerator};
 use crate::units::Timeout;
 
 /// One route.
@@ -60,5 +63,42 @@ impl Decode for RouteConfig {
             timeout,
             plugins,
         })
+    }
+}
+
+impl JsonSchema for RouteConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Route")
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "One route: calls that `match` go to `upstream` through `plugins`; the most specific match wins.",
+            &["name", "match", "upstream"],
+            vec![
+                (
+                    "name",
+                    schema::string("unique; the `route` label of metrics and logs"),
+                ),
+                ("match", g.subschema_for::<MatchConfig>()),
+                (
+                    "upstream",
+                    schema::string("the name of an entry under `upstreams`"),
+                ),
+                (
+                    "timeout",
+                    schema::timeout(
+                        "cap for a call without grpc-timeout; default: the upstream's",
+                    ),
+                ),
+                (
+                    "plugins",
+                    schema::array(
+                        "the route's plugins, run after the global ones",
+                        g.subschema_for::<PluginEntryName>(),
+                    ),
+                ),
+            ],
+        )
     }
 }

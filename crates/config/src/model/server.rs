@@ -4,6 +4,7 @@
 //! listeners and threads once): a reload that changes it is refused, see
 //! [`ServerConfig::same_settings`].
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use crate::decode::{Decode, Spanned};
 use crate::decoder::Decoder;
 use crate::node::{Node, Span};
 use crate::path::YamlPath;
+use crate::schema::{self, JsonSchema, Schema, SchemaGenerator};
 
 /// The `server` section.
 #[derive(Clone, Debug, PartialEq)]
@@ -225,5 +227,104 @@ impl Decode for ListenerTls {
             key: key?,
             client_ca,
         })
+    }
+}
+
+impl JsonSchema for ServerConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Server")
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "Listeners and process settings; a change needs a restart (or a graceful upgrade).",
+            &["listen"],
+            vec![
+                (
+                    "listen",
+                    schema::non_empty_array(
+                        "where the gateway accepts calls; no address twice",
+                        g.subschema_for::<ListenConfig>(),
+                    ),
+                ),
+                (
+                    "admin",
+                    schema::host_port(
+                        "the admin endpoint (/metrics, /healthz, /readyz); default 127.0.0.1:9901",
+                    ),
+                ),
+                (
+                    "threads",
+                    schema::integer("worker threads; default: one per CPU", 1),
+                ),
+                (
+                    "grace_period",
+                    schema::duration("drain time on SIGTERM; default 10s"),
+                ),
+                (
+                    "max_concurrent_streams",
+                    schema::integer("streams per client HTTP/2 connection; default 1000", 1),
+                ),
+                (
+                    "trusted_proxies",
+                    schema::array(
+                        "peers whose X-Forwarded-For is believed (addresses or CIDR ranges)",
+                        schema::string("an IP address or a CIDR range like 10.0.0.0/8"),
+                    ),
+                ),
+                (
+                    "upgrade_sock",
+                    schema::file_path(
+                        "the Unix socket of a graceful upgrade; default /tmp/protogate_upgrade.sock",
+                    ),
+                ),
+            ],
+        )
+    }
+}
+
+impl JsonSchema for ListenConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Listener")
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "One listener: cleartext HTTP/1.1 and h2c, or TLS with `tls`.",
+            &["address"],
+            vec![
+                (
+                    "address",
+                    schema::host_port("the IP address and port to bind, like 0.0.0.0:8080"),
+                ),
+                ("tls", g.subschema_for::<ListenerTls>()),
+            ],
+        )
+    }
+}
+
+impl JsonSchema for ListenerTls {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("ListenerTls")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "TLS on this listener (ALPN h2 and http/1.1); the files are read again on every reload.",
+            &["cert", "key"],
+            vec![
+                (
+                    "cert",
+                    schema::file_path("the server certificate chain (PEM)"),
+                ),
+                ("key", schema::file_path("its private key (PEM)")),
+                (
+                    "client_ca",
+                    schema::file_path(
+                        "clients must present a certificate signed by this CA (mTLS)",
+                    ),
+                ),
+            ],
+        )
     }
 }

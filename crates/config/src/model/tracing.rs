@@ -1,9 +1,12 @@
 //! `tracing`: the OpenTelemetry exporter shared by every route.
 
+use std::borrow::Cow;
+
 use crate::decode::{Decode, Spanned};
 use crate::decoder::Decoder;
 use crate::node::{Node, Span};
 use crate::path::YamlPath;
+use crate::schema::{self, JsonSchema, Schema, SchemaGenerator};
 
 /// The `tracing` section.
 #[derive(Clone, Debug, PartialEq)]
@@ -138,6 +141,71 @@ fn check_endpoint(endpoint: &str) -> Result<(), String> {
         return Err(format!("`{endpoint}` has no host"));
     }
     Ok(())
+}
+
+
+impl JsonSchema for TracingConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Tracing")
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "The OpenTelemetry span exporter (routes trace with the `tracing` plugin).",
+            &["otlp"],
+            vec![
+                (
+                    "otlp",
+                    schema::object(
+                        "the collector",
+                        &["endpoint"],
+                        vec![(
+                            "endpoint",
+                            schema::pattern(
+                                "http://host:port[/path] for OTLP/HTTP, grpc://host:port for OTLP/gRPC",
+                                "^(http|grpc)://",
+                            ),
+                        )],
+                    ),
+                ),
+                (
+                    "service_name",
+                    schema::string("the service.name resource attribute; default protogate"),
+                ),
+                ("batch", g.subschema_for::<BatchConfig>()),
+            ],
+        )
+    }
+}
+
+impl JsonSchema for BatchConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("TracingBatch")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "How spans are batched for export.",
+            &[],
+            vec![
+                (
+                    "size",
+                    schema::integer("spans per export at most; default 512", 1),
+                ),
+                (
+                    "delay",
+                    schema::duration("how long a batch waits to fill; default 200ms"),
+                ),
+                (
+                    "queue",
+                    schema::integer(
+                        "spans waiting for export at most (at least `size`); more are dropped and counted; default 4096",
+                        1,
+                    ),
+                ),
+            ],
+        )
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! `upstreams`: the named backends routes send calls to.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use crate::names::check_upstream_name;
 use crate::net::parse_host_port;
 use crate::node::{Node, Span};
 use crate::path::YamlPath;
+use crate::schema::{self, JsonSchema, Schema, SchemaGenerator};
 use crate::units::Timeout;
 
 /// One upstream, named by its key under `upstreams`.
@@ -69,16 +71,28 @@ impl UpstreamProtocol {
 
 impl Decode for UpstreamProtocol {
     fn decode(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<Self> {
-        d.keyword(
-            node,
-            path,
-            "protocol",
-            &[
-                ("grpc", UpstreamProtocol::Grpc),
-                ("grpcs", UpstreamProtocol::Grpcs),
-                ("http", UpstreamProtocol::Http),
-                ("https", UpstreamProtocol::Https),
-            ],
+        d.keyword(node, path, "protocol", PROTOCOLS)
+    }
+}
+
+/// The `protocol` keywords: what the decoder accepts and the schema lists.
+const PROTOCOLS: &[(&str, UpstreamProtocol)] = &[
+    ("grpc", UpstreamProtocol::Grpc),
+    ("grpcs", UpstreamProtocol::Grpcs),
+    ("http", UpstreamProtocol::Http),
+    ("https", UpstreamProtocol::Https),
+];
+
+impl JsonSchema for UpstreamProtocol {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("UpstreamProtocol")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let words: Vec<&str> = PROTOCOLS.iter().map(|(word, _)| *word).collect();
+        schema::keyword(
+            "how the gateway talks to the targets: grpc (h2c), grpcs (h2 over TLS), http (HTTP/1.1), https",
+            &words,
         )
     }
 }
@@ -257,4 +271,98 @@ pub(crate) fn decode_upstream(
         health_check,
         tls,
     })
+}
+
+/// The schema of one `upstreams` entry (the entry's key is its name).
+pub(crate) struct UpstreamSchema;
+
+impl JsonSchema for UpstreamSchema {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Upstream")
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "One upstream; routes name it by its key under `upstreams`.",
+            &["protocol", "targets"],
+            vec![
+                ("protocol", g.subschema_for::<UpstreamProtocol>()),
+                (
+                    "targets",
+                    schema::non_empty_array(
+                        "where the upstream runs, taken in turn",
+                        schema::host_port("a target `host:port`"),
+                    ),
+                ),
+                (
+                    "connect_timeout",
+                    schema::duration("TCP (and TLS) connect limit; default 1s"),
+                ),
+                (
+                    "timeout",
+                    schema::timeout("cap for a call that carries no grpc-timeout; default off"),
+                ),
+                ("health_check", g.subschema_for::<HealthCheckConfig>()),
+                ("tls", g.subschema_for::<UpstreamTls>()),
+            ],
+        )
+    }
+}
+
+impl JsonSchema for HealthCheckConfig {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("HealthCheck")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "Active health checks: grpc.health.v1 Check (grpc, grpcs) or a GET of `path` (http, https); failing targets leave the rotation.",
+            &[],
+            vec![
+                (
+                    "interval",
+                    schema::duration("time between checks; default 5s"),
+                ),
+                ("timeout", schema::duration("limit for one check; default 1s")),
+                (
+                    "service",
+                    schema::string("gRPC: the service asked about; default \"\" (the whole server)"),
+                ),
+                (
+                    "path",
+                    schema::pattern("HTTP: the path of the GET; default /", "^/"),
+                ),
+            ],
+        )
+    }
+}
+
+impl JsonSchema for UpstreamTls {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("UpstreamTls")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema::object(
+            "TLS to the targets (grpcs and https upstreams).",
+            &[],
+            vec![
+                (
+                    "ca",
+                    schema::file_path(
+                        "CA bundle (PEM) to verify the upstream; default: the system roots",
+                    ),
+                ),
+                (
+                    "server_name",
+                    schema::string("name to verify and send as SNI; default: the target's host"),
+                ),
+                (
+                    "cert",
+                    schema::file_path("client certificate (PEM) for mTLS; with `key`"),
+                ),
+                ("key", schema::file_path("client key (PEM); with `cert`")),
+            ],
+        )
+    }
 }
