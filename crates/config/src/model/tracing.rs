@@ -143,7 +143,6 @@ fn check_endpoint(endpoint: &str) -> Result<(), String> {
     Ok(())
 }
 
-
 impl JsonSchema for TracingConfig {
     fn schema_name() -> Cow<'static, str> {
         Cow::Borrowed("Tracing")
