@@ -195,6 +195,17 @@ async fn message_limits_and_malformed_frames_get_a_grpc_status_and_the_gateway_s
     let garbage = bounded(client.call("/test.Raw/Echo", &[], garbage.freeze())).await;
     assert_eq!(garbage.grpc_status(), Some("3"), "{garbage:?}");
 
+    // The upstream's malformed frame is its fault, not the caller's.
+    let upstream_bug = bounded(client.call("/test.Raw/Malformed", &[], frame(b"x"))).await;
+    assert_eq!(upstream_bug.grpc_status(), Some("13"), "{upstream_bug:?}");
+    assert!(
+        upstream_bug
+            .grpc_message()
+            .unwrap()
+            .contains("malformed gRPC response frame: compressed flag 7"),
+        "{upstream_bug:?}"
+    );
+
     let fine = bounded(client.call("/test.Raw/Echo", &[], frame(b"fine"))).await;
     assert_eq!(fine.grpc_status(), Some("0"));
     assert_eq!(&fine.body[5..], b"fine");
@@ -218,12 +229,40 @@ async fn a_refused_call_is_retried_on_the_healthy_target_and_nothing_else_is() {
         "round robin sent some calls to the refusing target first"
     );
 
+    // A replayed call tells the next target the budget left after the
+    // refused attempt, not the budget the refused target was told.
+    let before = refusing.seen().len();
+    let mut compared = false;
+    for _ in 0..4 {
+        let reply = bounded(client.call(
+            "/test.Raw/Echo",
+            &[("grpc-timeout", "5S")],
+            frame(b"budget"),
+        ))
+        .await;
+        assert_eq!(reply.grpc_status(), Some("0"), "{reply:?}");
+        let seen = refusing.seen();
+        if seen.len() == before {
+            continue;
+        }
+        let told = |value: &http::HeaderValue| {
+            protogate_grpc::timeout::parse_grpc_timeout(value.as_bytes()).unwrap()
+        };
+        let refused = told(&seen[seen.len() - 1]["grpc-timeout"]);
+        let replayed = told(&reply.headers["x-seen-grpc-timeout"]);
+        assert!(replayed < refused, "{replayed:?} !< {refused:?}");
+        compared = true;
+        break;
+    }
+    assert!(compared, "no call went to the refusing target first");
+
     // A reset after the upstream started answering is never retried.
+    let healthy_before = healthy.calls();
     let reply = bounded(client.call("/test.Raw/ResetMid", &[], frame(b""))).await;
     assert_eq!(reply.grpc_status(), Some("14"));
     assert_eq!(
         healthy.calls(),
-        7,
+        healthy_before + 1,
         "ResetMid ran once, on the healthy target"
     );
 }

@@ -11,6 +11,7 @@ use protogate_demo::{stream_state, StreamState};
 use protogate_testkit::{eventually, DemoUpstream, Gateway, HttpClient};
 
 use crate::python_interop::run_python;
+use crate::support::{protos_dir, SERVER};
 use crate::transcoding::{call, config, get, ndjson_ids, JSON};
 
 async fn start() -> (Gateway, DemoUpstream) {
@@ -118,6 +119,41 @@ async fn an_error_after_the_first_message_arrives_in_band_and_before_it_as_json(
     let reply = get(&gateway, "/v1/stream/products?count=0").await;
     assert_eq!(reply.status, 200);
     assert!(reply.body.is_empty(), "{}", reply.text());
+}
+
+/// An upstream message over the route's `max_body` is the upstream's
+/// fault: the REST caller gets 502 (with the gRPC code, RESOURCE_EXHAUSTED,
+/// in the body), not a 429 that would tell it to slow down.
+#[tokio::test]
+async fn an_oversize_upstream_message_is_a_bad_gateway_not_a_429() {
+    let upstream = DemoUpstream::start().await;
+    let yaml = format!(
+        r#"
+{SERVER}descriptors:
+  - path: {protos}/protogate/testing/v1/transcoding.proto
+    import_paths: [{protos}]
+upstreams:
+  demo: {{ protocol: grpc, targets: ["{addr}"] }}
+routes:
+  - name: tiny
+    match: {{ path_prefix: /v1/ }}
+    upstream: demo
+    plugins:
+      - transcoder: {{ services: [protogate.testing.v1.EchoService], max_body: 8B }}
+"#,
+        protos = protos_dir(),
+        addr = upstream.addr,
+    );
+    let gateway = Gateway::start(&yaml).await;
+    let reply = get(&gateway, "/v1/stream/products?count=3").await;
+    assert_eq!(reply.status, 502, "{}", reply.text());
+    assert!(
+        reply.text().starts_with(
+            r#"{"code":8,"message":"the upstream's stream is malformed: gRPC message of "#
+        ),
+        "{}",
+        reply.text()
+    );
 }
 
 #[tokio::test]

@@ -141,6 +141,16 @@ async fn serve_call(
             );
             let _ = std::future::poll_fn(|cx| send.poll_reset(cx)).await;
         }
+        "Malformed" => {
+            // A frame whose compressed flag is neither 0 nor 1, then OK.
+            let Ok(mut send) = respond.send_response(grpc_ok_header(None), false) else {
+                return;
+            };
+            let _ = send.send_data(Bytes::from_static(b"\x07\0\0\0\x01\x08"), false);
+            let mut trailers = HeaderMap::new();
+            trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+            let _ = send.send_trailers(trailers);
+        }
         "ResetMid" => {
             let Ok(mut send) = respond.send_response(grpc_ok_header(None), false) else {
                 return;

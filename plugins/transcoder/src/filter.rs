@@ -292,7 +292,10 @@ impl Transcoder {
             error.details.as_deref(),
             &self.pool,
         );
-        let mut out = answer_header(error.code.to_http_status(), 8)?;
+        let status = error
+            .http_status
+            .unwrap_or_else(|| error.code.to_http_status());
+        let mut out = answer_header(status, 8)?;
         return_metadata(headers, trailers, &mut out)?;
         set(
             &mut out,

@@ -219,9 +219,10 @@ pub fn decode_unary(
 /// The one message of a unary answer, out of its gRPC framing.
 pub fn unary_payload(body: &Bytes) -> Result<Bytes, GatewayError> {
     let Some((&flag, rest)) = body.split_first() else {
-        return Err(GatewayError::internal(
-            "the upstream answered OK without a message",
-        ));
+        return Err(
+            GatewayError::internal("the upstream answered OK without a message")
+                .with_http_status(502),
+        );
     };
     if rest.len() < 4 {
         return Err(bad_frame("a truncated gRPC frame header"));
@@ -259,6 +260,10 @@ pub struct CallError {
     pub message: String,
     /// `grpc-status-details-bin`, decoded from base64.
     pub details: Option<Vec<u8>>,
+    /// The HTTP status for REST callers when the code's usual one would
+    /// mislead: 502 when the upstream's answer is at fault (a malformed or
+    /// oversize stream is not the caller's 429 or 400). `None`: the code's.
+    pub http_status: Option<u16>,
 }
 
 impl From<GatewayError> for CallError {
@@ -267,6 +272,7 @@ impl From<GatewayError> for CallError {
             code: e.code,
             message: e.message.into_owned(),
             details: None,
+            http_status: e.http_status,
         }
     }
 }
@@ -280,6 +286,7 @@ impl CallError {
                 code: Code::Internal,
                 message: "the upstream ended the stream without a grpc-status".to_owned(),
                 details: None,
+                http_status: Some(502),
             });
         };
         let code = trailers
@@ -298,6 +305,7 @@ impl CallError {
             details: trailers
                 .get("grpc-status-details-bin")
                 .and_then(|v| crate::fields::decode_base64(v.to_str().ok()?)),
+            http_status: None,
         })
     }
 }

@@ -184,6 +184,7 @@ impl MessageStream {
                         code: e.code(),
                         message: format!("the upstream's stream is malformed: {e}"),
                         details: None,
+                        http_status: Some(502),
                     })
                 }
             };
@@ -193,6 +194,7 @@ impl MessageStream {
                     message: "the upstream sent a compressed message, though none was asked for"
                         .to_owned(),
                     details: None,
+                    http_status: Some(502),
                 });
             }
             match self
@@ -247,6 +249,7 @@ impl MessageStream {
                 code: e.code(),
                 message: format!("the upstream's stream is malformed: {e}"),
                 details: None,
+                http_status: Some(502),
             });
         }
         CallError::from_trailers(self.trailers.as_ref())

@@ -45,19 +45,24 @@ impl FrameGuard {
         self.scanner.messages()
     }
 
+    /// A too-large message is RESOURCE_EXHAUSTED either way. A malformed
+    /// frame is the sender's fault: INVALID_ARGUMENT when the caller sent
+    /// it, INTERNAL when the upstream did (what a gRPC client reports for
+    /// a response it cannot parse), so a caller is never told its request
+    /// was wrong for the upstream's bug.
     fn error(&self, error: FrameError) -> GatewayError {
-        let side = match self.direction {
-            Direction::Request => "request",
-            Direction::Response => "response",
+        let (side, malformed): (&str, fn(String) -> GatewayError) = match self.direction {
+            Direction::Request => ("request", |m| GatewayError::invalid_argument(m)),
+            Direction::Response => ("response", |m| GatewayError::internal(m)),
         };
         match error {
             FrameError::TooLarge { len, max } => GatewayError::too_large(format!(
                 "{side} message of {len} bytes is over the limit of {max} bytes"
             )),
-            FrameError::BadFlag(flag) => GatewayError::invalid_argument(format!(
+            FrameError::BadFlag(flag) => malformed(format!(
                 "malformed gRPC {side} frame: compressed flag {flag} (must be 0 or 1)"
             )),
-            FrameError::Truncated => GatewayError::invalid_argument(format!(
+            FrameError::Truncated => malformed(format!(
                 "malformed gRPC {side}: the stream ended inside a frame"
             )),
         }

@@ -302,6 +302,11 @@ pub(crate) async fn run<C: Caller>(
                         .chain
                         .upstream_request(&mut ctx.slots, &mut ctx.call, &mut request)?;
                 }
+                // The next target gets the budget left now, not the one
+                // the refused attempt was told.
+                if let Some(deadline) = deadline {
+                    tell_upstream(&mut request, deadline)?;
+                }
                 let next = start.wrapping_add(attempts);
                 attempts += 1;
                 ctx.call.upstream_sent = Some(std::time::Instant::now());
