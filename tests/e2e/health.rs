@@ -191,3 +191,52 @@ routes:
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
 }
+
+/// `unhealthy_threshold: 3`: a dead target stays in rotation through two
+/// failed probes and leaves on the third; `healthy_threshold: 2`: it comes
+/// back on the second passed probe in a row. Read from the gateway's log,
+/// which names every probe that did not yet change the rotation.
+#[tokio::test]
+async fn thresholds_need_that_many_probes_in_a_row() {
+    let (first, _) = DemoUpstream::start_counted().await;
+    let second = DemoUpstream::start().await;
+    let first_addr = first.addr;
+    let config = checked_config(
+        &[first.addr, second.addr],
+        "interval: 100ms, timeout: 500ms, unhealthy_threshold: 3, healthy_threshold: 2",
+    );
+    let gateway = protogate_testkit::GatewayBuilder::new(&config)
+        .log_filter("warn,protogate_proxy::health=debug")
+        .start()
+        .await;
+    first.stop().await;
+    gauge_becomes(&gateway, first_addr, false).await;
+    let log = gateway.log();
+    let target = first_addr.to_string();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(&target)).collect();
+    let out = lines
+        .iter()
+        .position(|l| l.contains("out of rotation"))
+        .unwrap_or_else(|| panic!("{log}"));
+    let kept = lines[..out]
+        .iter()
+        .filter(|l| l.contains("still in rotation"))
+        .count();
+    assert_eq!(kept, 2, "two failed probes kept it in rotation:\n{log}");
+
+    let _restarted = DemoUpstream::start_on(first_addr).await;
+    gauge_becomes(&gateway, first_addr, true).await;
+}
+
+#[test]
+fn a_zero_threshold_is_a_config_error() {
+    let yaml = checked_config(&["127.0.0.1:1".parse().unwrap()], "unhealthy_threshold: 0")
+        .replace("{listen}", "127.0.0.1:1")
+        .replace("{admin}", "127.0.0.1:2");
+    let (ok, _, errors) = crate::support::protogate_on("check", "t.yaml", &yaml);
+    assert!(!ok);
+    assert!(
+        errors.contains("health_check.unhealthy_threshold: must be at least 1 (checks in a row)"),
+        "{errors}"
+    );
+}

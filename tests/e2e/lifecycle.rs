@@ -234,3 +234,30 @@ async fn a_graceful_upgrade_hands_the_sockets_over_without_dropping_a_call() {
     fresh.empty_call(Empty {}).await.unwrap();
     let _ = std::fs::remove_file(&sock);
 }
+
+/// A listen address another process holds stops the start with an error
+/// that names it. (Pingora alone would panic only its proxy thread and keep
+/// the admin port answering "ready" about someone else's listener.)
+#[test]
+fn a_taken_listen_address_stops_the_start() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let admin = protogate_testkit::free_port();
+    let yaml = config("127.0.0.1:1", "")
+        .replace("{listen}", &address.to_string())
+        .replace("{admin}", &format!("127.0.0.1:{admin}"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("taken.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let output = std::process::Command::new(protogate_testkit::protogate_bin())
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {address}")),
+        "{stderr}"
+    );
+}

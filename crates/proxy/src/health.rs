@@ -1,7 +1,8 @@
 //! Active health checks: every target of an upstream with a
 //! `health_check` is probed every `interval`, each target on its own task.
-//! A failed probe takes the target out of rotation (calls skip it); a
-//! passed one brings it back. When every target is out, calls get
+//! `unhealthy_threshold` failed probes in a row (default 1) take the target
+//! out of rotation (calls skip it); `healthy_threshold` passed ones
+//! (default 1) bring it back. When every target is out, calls get
 //! UNAVAILABLE (503) at once. `protogate_upstream_target_healthy` shows the
 //! verdicts.
 //!
@@ -87,6 +88,7 @@ fn checker_runtime() -> Option<tokio::runtime::Handle> {
 
 /// Probes one target every interval while its upstream lives.
 async fn watch(upstream: Weak<Upstream>, index: usize, gauge: IntGauge, pool: Arc<Connector>) {
+    let mut streak = Streak::default();
     loop {
         let Some(upstream) = upstream.upgrade() else {
             return;
@@ -105,9 +107,14 @@ async fn watch(upstream: Weak<Upstream>, index: usize, gauge: IntGauge, pool: Ar
             Ok(verdict) => verdict,
             Err(_) => Err(format!("no answer within {:?}", check.timeout)),
         };
-        let healthy = verdict.is_ok();
-        gauge.set(i64::from(healthy));
-        if target.set_healthy(healthy) {
+        let changed = streak.record(
+            verdict.is_ok(),
+            check.unhealthy_threshold,
+            check.healthy_threshold,
+        );
+        if let Some(healthy) = changed {
+            gauge.set(i64::from(healthy));
+            target.set_healthy(healthy);
             match &verdict {
                 Ok(()) => log::info!(
                     "upstream `{}` target {} passes its health check again: back in rotation",
@@ -120,9 +127,54 @@ async fn watch(upstream: Weak<Upstream>, index: usize, gauge: IntGauge, pool: Ar
                     target.label
                 ),
             }
+        } else if let Err(why) = &verdict {
+            if streak.healthy {
+                log::debug!(
+                    "upstream `{}` target {} failed a health check ({why}); still in rotation",
+                    upstream.name,
+                    target.label
+                );
+            }
         }
         drop(upstream);
         tokio::time::sleep(interval).await;
+    }
+}
+
+/// A target's standing in the rotation, from its probes: it changes only
+/// after enough probes in a row disagree with it (`unhealthy_threshold`
+/// failures take it out, `healthy_threshold` passes bring it back), so one
+/// lost probe does not flap a target. Targets start healthy.
+#[derive(Debug)]
+struct Streak {
+    healthy: bool,
+    against: u32,
+}
+
+impl Default for Streak {
+    fn default() -> Self {
+        Self {
+            healthy: true,
+            against: 0,
+        }
+    }
+}
+
+impl Streak {
+    /// Records one probe; the new standing when it changes.
+    fn record(&mut self, passed: bool, to_fail: u32, to_pass: u32) -> Option<bool> {
+        if passed == self.healthy {
+            self.against = 0;
+            return None;
+        }
+        self.against += 1;
+        let needed = if passed { to_pass } else { to_fail };
+        if self.against < needed.max(1) {
+            return None;
+        }
+        self.healthy = passed;
+        self.against = 0;
+        Some(passed)
     }
 }
 
@@ -237,6 +289,32 @@ fn serving_status(body: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_changes_standing_only_after_enough_probes_in_a_row() {
+        let mut streak = Streak::default();
+        // Out after three failures in a row; a pass in between resets.
+        assert_eq!(streak.record(false, 3, 2), None);
+        assert_eq!(streak.record(false, 3, 2), None);
+        assert_eq!(streak.record(true, 3, 2), None);
+        assert_eq!(streak.record(false, 3, 2), None);
+        assert_eq!(streak.record(false, 3, 2), None);
+        assert_eq!(streak.record(false, 3, 2), Some(false));
+        assert_eq!(streak.record(false, 3, 2), None);
+        // Back after two passes in a row.
+        assert_eq!(streak.record(true, 3, 2), None);
+        assert_eq!(streak.record(false, 3, 2), None);
+        assert_eq!(streak.record(true, 3, 2), None);
+        assert_eq!(streak.record(true, 3, 2), Some(true));
+    }
+
+    #[test]
+    fn thresholds_of_one_follow_every_probe() {
+        let mut streak = Streak::default();
+        assert_eq!(streak.record(false, 1, 1), Some(false));
+        assert_eq!(streak.record(true, 1, 1), Some(true));
+        assert_eq!(streak.record(true, 1, 1), None);
+    }
 
     #[test]
     fn the_check_request_carries_the_service() {

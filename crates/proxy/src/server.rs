@@ -1,6 +1,7 @@
 //! Starting Pingora: the proxy service on every listener, the admin service,
 //! and the process settings from the `server` section.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -54,6 +55,10 @@ pub fn serve(
     options: ServeOptions,
 ) -> Result<std::convert::Infallible, String> {
     let server_config = &config.server;
+    if !options.upgrade {
+        let addresses = server_config.listen.iter().map(|l| l.address);
+        addresses_are_free(addresses.chain([server_config.admin]))?;
+    }
     let grace = server_config.grace_period.as_secs();
     let conf = ServerConf {
         threads: server_config.threads.max(1),
@@ -145,4 +150,21 @@ pub fn serve(
         server_config.admin
     );
     server.run_forever()
+}
+
+/// Tries every address the gateway will listen on, and refuses to start
+/// when one is taken.
+///
+/// Pingora binds each service's listeners on that service's own thread,
+/// and a failed bind panics only that thread: the process would stay up
+/// with its admin port answering and no proxy listening, and `/readyz`,
+/// which probes the listener addresses, would find whatever else holds the
+/// port and say ready. Skipped for a graceful upgrade, where the old
+/// process holds the sockets it is about to hand over.
+fn addresses_are_free(addresses: impl IntoIterator<Item = SocketAddr>) -> Result<(), String> {
+    for address in addresses {
+        std::net::TcpListener::bind(address)
+            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    }
+    Ok(())
 }

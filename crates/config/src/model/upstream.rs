@@ -141,6 +141,10 @@ pub struct HealthCheckConfig {
     pub service: Option<String>,
     /// HTTP upstreams: the path of the GET (starts with `/`). `None`: the gateway's default.
     pub path: Option<String>,
+    /// Failed checks in a row that take a healthy target out; default 1.
+    pub unhealthy_threshold: u32,
+    /// Passed checks in a row that bring a failing target back; default 1.
+    pub healthy_threshold: u32,
     /// Where the `health_check` mapping starts.
     pub span: Span,
 }
@@ -159,6 +163,8 @@ impl Decode for HealthCheckConfig {
         let timeout = nonzero(&mut f, d, "timeout").unwrap_or(DEFAULT_HEALTH_TIMEOUT);
         let service = f.optional(d, "service");
         let check_path = f.optional::<Spanned<String>>(d, "path");
+        let unhealthy_threshold = threshold(&mut f, d, "unhealthy_threshold");
+        let healthy_threshold = threshold(&mut f, d, "healthy_threshold");
         f.finish(d);
         if let Some(p) = &check_path {
             if !p.value.starts_with('/') {
@@ -174,8 +180,26 @@ impl Decode for HealthCheckConfig {
             timeout,
             service,
             path: check_path.map(|p| p.value),
+            unhealthy_threshold,
+            healthy_threshold,
             span: node.span,
         })
+    }
+}
+
+/// Reads an optional count of checks in a row: at least 1, default 1.
+fn threshold(f: &mut crate::fields::Fields<'_>, d: &mut Decoder, key: &str) -> u32 {
+    match f.optional::<Spanned<u32>>(d, key) {
+        Some(t) if t.value == 0 => {
+            d.error(
+                t.span,
+                &f.path().key(key),
+                "must be at least 1 (checks in a row)",
+            );
+            1
+        }
+        Some(t) => t.value,
+        None => 1,
     }
 }
 
@@ -331,6 +355,20 @@ impl JsonSchema for HealthCheckConfig {
                 (
                     "path",
                     schema::pattern("HTTP: the path of the GET; default /", "^/"),
+                ),
+                (
+                    "unhealthy_threshold",
+                    schema::integer(
+                        "failed checks in a row that take a healthy target out; default 1",
+                        1,
+                    ),
+                ),
+                (
+                    "healthy_threshold",
+                    schema::integer(
+                        "passed checks in a row that bring a failing target back; default 1",
+                        1,
+                    ),
                 ),
             ],
         )
