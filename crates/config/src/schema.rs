@@ -67,6 +67,13 @@ pub fn keyword(description: &str, words: &[&str]) -> Schema {
     json_schema!({ "type": "string", "description": description, "enum": words })
 }
 
+/// One of the words of a decoder's keyword table (`&[("word", value)]`),
+/// so the schema lists exactly what the decoder accepts.
+pub fn keyword_of<T>(description: &str, table: &[(&str, T)]) -> Schema {
+    let words: Vec<&str> = table.iter().map(|(word, _)| *word).collect();
+    keyword(description, &words)
+}
+
 /// A boolean.
 pub fn boolean(description: &str) -> Schema {
     json_schema!({ "type": "boolean", "description": description })

@@ -506,11 +506,6 @@ fn decode_breaker(node: &Node, path: &YamlPath, d: &mut Decoder) -> Option<(u32,
     Some((failures, open_for))
 }
 
-/// The names of a keyword list, for the schema's `enum`.
-fn words<T>(choices: &[(&'static str, T)]) -> Vec<&'static str> {
-    choices.iter().map(|(word, _)| *word).collect()
-}
-
 /// A whole number from `min` to `u32::MAX` (what a `u32` setting takes).
 fn whole_u32(description: &str, min: u64) -> Schema {
     let mut schema = schema::integer(description, min);
@@ -562,16 +557,16 @@ impl JsonSchema for RateLimitConfig {
                 ("redis", g.subschema_for::<RedisConfig>()),
                 (
                     "mode",
-                    schema::keyword(
+                    schema::keyword_of(
                         "enforce, or shadow (count and log what would be refused, refuse nothing); default enforce",
-                        &words(MODES),
+                        MODES,
                     ),
                 ),
                 (
                     "grpc_status",
-                    schema::keyword(
+                    schema::keyword_of(
                         "the code refused gRPC callers get (unavailable: clients retry); default resource_exhausted",
-                        &words(GRPC_STATUSES),
+                        GRPC_STATUSES,
                     ),
                 ),
                 (
@@ -622,9 +617,9 @@ impl JsonSchema for KeyPart {
         schema::any_of(
             "one part of a budget's key",
             vec![
-                schema::keyword(
+                schema::keyword_of(
                     "client_ip (the caller's address), route (the route's name), grpc_method (package.Service/Method)",
-                    &words(KEY_WORDS),
+                    KEY_WORDS,
                 ),
                 schema::pattern(
                     "header:NAME, a request header or gRPC metadata entry (callers without it share one budget)",
@@ -692,9 +687,9 @@ impl JsonSchema for RedisConfig {
                 ),
                 (
                     "on_error",
-                    schema::keyword(
+                    schema::keyword_of(
                         "what a call whose check failed gets: allow (fail open) or deny (fail closed); default allow",
-                        &words(ON_ERRORS),
+                        ON_ERRORS,
                     ),
                 ),
                 (

@@ -110,12 +110,11 @@ impl JsonSchema for TracingPluginConfig {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let formats: Vec<&str> = FORMATS.iter().map(|(word, _)| *word).collect();
         let mut propagation = schema::non_empty_array(
             "trace-context formats read from callers (the first present wins) and all written upstream; default [w3c]",
-            schema::keyword(
+            schema::keyword_of(
                 "w3c (traceparent, tracestate), b3 (one b3 header) or b3multi (X-B3-TraceId, ...)",
-                &formats,
+                FORMATS,
             ),
         );
         propagation.insert("uniqueItems".to_owned(), true.into());

@@ -112,11 +112,6 @@ const FIELD_NAMES: &[(&str, FieldNames)] = &[
 const ENUM_STYLES: &[(&str, EnumStyle)] =
     &[("name", EnumStyle::Name), ("number", EnumStyle::Number)];
 
-/// The names of a keyword list, for the schema's `enum`.
-fn words<T>(choices: &[(&'static str, T)]) -> Vec<&'static str> {
-    choices.iter().map(|(word, _)| *word).collect()
-}
-
 impl JsonSchema for JsonSettings {
     fn schema_name() -> Cow<'static, str> {
         Cow::Borrowed("TranscoderJson")
@@ -129,9 +124,9 @@ impl JsonSchema for JsonSettings {
             vec![
                 (
                     "field_names",
-                    schema::keyword(
+                    schema::keyword_of(
                         "field names in answers: lower_camel (priceCents) or proto (price_cents); default lower_camel",
-                        &words(FIELD_NAMES),
+                        FIELD_NAMES,
                     ),
                 ),
                 (
@@ -142,9 +137,9 @@ impl JsonSchema for JsonSettings {
                 ),
                 (
                     "enums",
-                    schema::keyword(
+                    schema::keyword_of(
                         "enum values in answers: name or number; default name",
-                        &words(ENUM_STYLES),
+                        ENUM_STYLES,
                     ),
                 ),
             ],
@@ -483,9 +478,9 @@ impl JsonSchema for TranscoderConfig {
                 ("json", g.subschema_for::<JsonSettings>()),
                 (
                     "unknown_fields",
-                    schema::keyword(
+                    schema::keyword_of(
                         "query parameters and JSON fields the message lacks: reject (400 naming the field) or ignore; default reject",
-                        &words(UNKNOWN_FIELDS),
+                        UNKNOWN_FIELDS,
                     ),
                 ),
                 (

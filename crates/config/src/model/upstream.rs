@@ -89,10 +89,9 @@ impl JsonSchema for UpstreamProtocol {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let words: Vec<&str> = PROTOCOLS.iter().map(|(word, _)| *word).collect();
-        schema::keyword(
+        schema::keyword_of(
             "how the gateway talks to the targets: grpc (h2c), grpcs (h2 over TLS), http (HTTP/1.1), https",
-            &words,
+            PROTOCOLS,
         )
     }
 }
