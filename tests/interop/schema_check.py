@@ -56,12 +56,14 @@ def key_path(parent, key):
 
 
 class Walker:
-    """Walks a config tree beside the schema, noting closed mappings."""
+    """Walks a config tree beside the schema, noting closed mappings (and
+    keeping each one's dict, so a probe key can be put straight into it)."""
 
     def __init__(self, schema):
         self.schema = schema
         self.validator = jsonschema.Draft202012Validator(schema)
         self.closed = {}  # path -> the schema's keys
+        self.mappings = {}  # path -> the mapping itself, in the walked tree
         self.in_plugin = set()  # the paths of those inside a plugin's settings
 
     def resolve(self, node_schema):
@@ -92,6 +94,7 @@ class Walker:
             if "properties" in node_schema:
                 if node_schema.get("additionalProperties") is False and not wrapper:
                     self.closed[path] = set(node_schema["properties"])
+                    self.mappings[path] = value
                     if in_plugin:
                         self.in_plugin.add(path)
                 for key, child in value.items():
@@ -114,39 +117,6 @@ class Walker:
         elif isinstance(value, list) and isinstance(node_schema.get("items"), dict):
             for index, child in enumerate(value):
                 self.walk(child, node_schema["items"], f"{path}[{index}]", in_plugin=in_plugin)
-
-
-def with_unknown_keys(value, node_schema, walker, targets, path=""):
-    """A copy of `value` with `zz_not_a_key` in the closed mappings at
-    `targets`."""
-    node_schema = walker.resolve(node_schema)
-    for choice in ("anyOf", "oneOf"):
-        if choice in node_schema:
-            branches = [walker.resolve(b) for b in node_schema[choice]]
-            fitting = [b for b in branches if walker.fits(value, b)]
-            return with_unknown_keys(value, fitting[0], walker, targets, path) if fitting else value
-    if isinstance(value, dict):
-        out = {}
-        if "properties" in node_schema:
-            for key, child in value.items():
-                sub = node_schema["properties"].get(key, {})
-                out[key] = with_unknown_keys(child, sub, walker, targets, key_path(path, key))
-            if path in targets:
-                out[UNKNOWN] = 0
-        elif isinstance(node_schema.get("additionalProperties"), dict):
-            for key, child in value.items():
-                out[key] = with_unknown_keys(
-                    child, node_schema["additionalProperties"], walker, targets, key_path(path, key)
-                )
-        else:
-            out = dict(value)
-        return out
-    if isinstance(value, list) and isinstance(node_schema.get("items"), dict):
-        return [
-            with_unknown_keys(child, node_schema["items"], walker, targets, f"{path}[{i}]")
-            for i, child in enumerate(value)
-        ]
-    return value
 
 
 ERROR = re.compile(
@@ -196,11 +166,14 @@ def main():
         for targets in (core, walker.in_plugin):
             if not targets:
                 continue
-            changed = with_unknown_keys(config, schema, walker, targets)
+            for path in targets:
+                walker.mappings[path][UNKNOWN] = 0
             directory, base = os.path.split(name)
             probe = os.path.join(directory, f".schema-check-{base}")
             with open(probe, "w", encoding="utf-8") as f:
-                yaml.dump(changed, f, Dumper=Yaml12Dumper, sort_keys=False)
+                yaml.dump(config, f, Dumper=Yaml12Dumper, sort_keys=False)
+            for path in targets:
+                del walker.mappings[path][UNKNOWN]
             try:
                 found, stderr = decoder_keys(protogate, probe)
             finally:

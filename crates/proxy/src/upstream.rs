@@ -36,9 +36,9 @@ impl Target {
         self.healthy.load(Ordering::Relaxed)
     }
 
-    /// Records a health check's verdict; true when it changed.
-    pub fn set_healthy(&self, healthy: bool) -> bool {
-        self.healthy.swap(healthy, Ordering::Relaxed) != healthy
+    /// Puts the target in or out of rotation (the health checker's call).
+    pub fn set_healthy(&self, healthy: bool) {
+        self.healthy.store(healthy, Ordering::Relaxed);
     }
 
     /// A peer for one attempt (a cheap clone of the template).
